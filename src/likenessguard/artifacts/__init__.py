@@ -1,0 +1,1 @@
+"""Readers that understand model files without executing or fully loading them."""

@@ -1,0 +1,1 @@
+"""Banks of banned (or allowed) models, and the indexes that match against them."""

@@ -1,0 +1,1 @@
+"""The ``likenessguard`` command line (Typer). Only this package exits the process."""

@@ -1,0 +1,1 @@
+"""File hashes (Civitai/AUTOMATIC1111-compatible) and weight fingerprints."""

@@ -1,0 +1,1 @@
+"""The catalog: every artifact ever scanned, its verdict, matches and review state."""

@@ -1,0 +1,105 @@
+"""Opening the catalog: engine creation, SQLite tuning and Alembic migrations.
+
+Migrations are split into branches, one per concern (``core``, ``banks``,
+``review``, ``hubs``), each depending on ``core``; opening a catalog upgrades
+to every head, so each concern evolves its tables without touching the others.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import NullPool
+
+from likenessguard.errors import StoreError
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+class Base(DeclarativeBase):
+    """Declarative base shared by every catalog table."""
+
+
+def normalize_url(url: str) -> str:
+    """Accept the short spellings users type and return a SQLAlchemy URL.
+
+    ``postgresql://`` and ``postgres://`` mean psycopg 3; a bare path means SQLite.
+    """
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg://" + url[len("postgresql://") :]
+    if "://" not in url:
+        return f"sqlite:///{Path(url).expanduser().resolve()}"
+    return url
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    # WAL lets the web app read while a scan writes; NORMAL sync is durable at
+    # transaction granularity in WAL mode, which is what crash-safety needs.
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine for ``url`` (SQLite file, in-memory, or PostgreSQL)."""
+    url = normalize_url(url)
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[1] if "///" in url else ""
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        kwargs.setdefault("poolclass", NullPool)
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def alembic_config(engine: Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection_engine"] = engine
+    return cfg
+
+
+def migrate(engine: Engine) -> None:
+    """Upgrade the catalog to every branch head (idempotent, safe to call on each open)."""
+    try:
+        with engine.begin() as conn:
+            cfg = alembic_config(engine)
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "heads")
+    except OperationalError as exc:
+        raise StoreError(
+            f"couldn't open the catalog at {safe_url(engine)}: {exc.orig}; "
+            "check --db / LIKENESSGUARD_DB and that the database server is running"
+        ) from exc
+    except SQLAlchemyError as exc:
+        raise StoreError(f"couldn't migrate the catalog at {safe_url(engine)}: {exc}") from exc
+
+
+def open_catalog(url: str) -> Engine:
+    """Open (creating and migrating as needed) the catalog at ``url``."""
+    engine = make_engine(url)
+    migrate(engine)
+    return engine
+
+
+def safe_url(engine: Engine) -> str:
+    """The engine URL with any password hidden, for messages."""
+    return engine.url.render_as_string(hide_password=True)
+
+
+def table_names(engine: Engine) -> set[str]:
+    return set(inspect(engine).get_table_names())

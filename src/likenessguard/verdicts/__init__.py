@@ -1,0 +1,1 @@
+"""Detectors and policy: real-person likeness, sexual intent, minor risk, and severity."""

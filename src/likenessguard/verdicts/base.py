@@ -1,0 +1,91 @@
+"""The verdict seam: labels with scores and cited evidence, and the fixed severity order."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+from typing import Any
+
+from likenessguard.evidence.base import Evidence
+
+
+class Severity(IntEnum):
+    """Review priority. The order is fixed by policy and ships: never reorder.
+
+    critical = minor risk with sexual or real person; high = real person + sexual;
+    medium = real person; low = some weaker signal; none = nothing fired.
+    """
+
+    NONE = 0
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Severity:
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            names = ", ".join(s.label for s in cls)
+            raise ValueError(f"unknown severity {text!r}: use one of {names}") from None
+
+
+class Label(StrEnum):
+    REAL_PERSON = "real_person"
+    SEXUAL = "sexual"
+    MINOR_RISK = "minor_risk"
+
+
+@dataclass(frozen=True, slots=True)
+class LabelResult:
+    """One detector's outcome: a score in [0,1], whether it fired, and why."""
+
+    score: float
+    fired: bool
+    evidence: tuple[Evidence, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "score": round(self.score, 4),
+            "fired": self.fired,
+            "evidence": [e.to_json() for e in self.evidence],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the policy concluded about one artifact or listing."""
+
+    severity: Severity
+    labels: Mapping[Label, LabelResult] = field(default_factory=dict)
+    subject: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "severity": self.severity.label,
+            "labels": {str(k): v.to_json() for k, v in self.labels.items()},
+            "subject": self.subject,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Verdict:
+        labels = {
+            Label(k): LabelResult(
+                score=float(v["score"]),
+                fired=bool(v["fired"]),
+                evidence=tuple(Evidence(**e) for e in v.get("evidence", ())),
+            )
+            for k, v in data.get("labels", {}).items()
+        }
+        return cls(Severity.parse(data["severity"]), labels, data.get("subject"))
+
+    @property
+    def score(self) -> float:
+        """The highest label score that fired (0 when none did), for queue ordering."""
+        return max((r.score for r in self.labels.values() if r.fired), default=0.0)
