@@ -1,1 +1,1 @@
-"""hubs."""
+"""Connectors to where models live: local folders, Hugging Face, Civitai."""

@@ -1,1 +1,1 @@
-"""registry."""
+"""The protected-person registry: people who asked for protection, matched fuzzily."""

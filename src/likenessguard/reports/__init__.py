@@ -1,1 +1,1 @@
-"""reports."""
+"""Renderings of scan records: console tables, JSON, JSONL and SARIF."""

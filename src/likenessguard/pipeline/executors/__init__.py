@@ -1,1 +1,1 @@
-"""pipeline/executors."""
+"""Executors run scan work locally (threads, processes) or on a Dask cluster."""
