@@ -1,5 +1,27 @@
 """All catalog tables; importing this module registers every table on ``Base.metadata``."""
 
 from likenessguard.store.models.core import ArtifactRow
+from likenessguard.store.models.registry import SubjectRow
+from likenessguard.store.models.review import (
+    ApiTokenRow,
+    AuditRow,
+    CaseRow,
+    DecisionRow,
+    SessionRow,
+    TakedownCaseRow,
+    TakedownRow,
+    UserRow,
+)
 
-__all__ = ["ArtifactRow"]
+__all__ = [
+    "ApiTokenRow",
+    "ArtifactRow",
+    "AuditRow",
+    "CaseRow",
+    "DecisionRow",
+    "SessionRow",
+    "SubjectRow",
+    "TakedownCaseRow",
+    "TakedownRow",
+    "UserRow",
+]
