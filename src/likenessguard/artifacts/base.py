@@ -105,6 +105,8 @@ class Identity:
     modules: int = 0
     dtype: str | None = None
     reasons: tuple[str, ...] = ()
+    #: LyCORIS algorithm (``locon``, ``loha``, ``lokr``, ``oft``) when kind is lycoris.
+    algo: str | None = None
 
 
 @dataclass(frozen=True)

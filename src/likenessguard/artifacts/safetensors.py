@@ -1,0 +1,409 @@
+"""A strict, hand-written safetensors header parser.
+
+Why not just call ``safetensors.safe_open``? Three reasons: hubs hand us only the
+first few kilobytes of a remote file (an HTTP range read), so the parser must
+work on a byte prefix plus the file size; hostile files must become a one-line
+error that says what is wrong and where, not a Rust panic message; and we want
+every rule of the format checked (known dtypes, shapes that match their byte
+ranges, offsets that tile the data region exactly, no duplicate keys), because a
+file that bends the rules is evidence of tampering.
+
+The format: 8 bytes little-endian ``N``, then ``N`` bytes of UTF-8 JSON mapping
+tensor names to ``{"dtype", "shape", "data_offsets": [begin, end]}`` (offsets
+relative to the start of the data region at ``8 + N``), plus an optional
+``__metadata__`` string-to-string map. The data region follows and must be
+covered exactly by the tensors.
+
+Example::
+
+    first = source.read_at(0, 8)
+    need = bytes_needed(first)              # 8 + header length
+    artifact = parse_safetensors_header(source.read_at(0, need), source.size, "x.safetensors")
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Mapping
+from typing import Any
+
+from likenessguard.artifacts.base import Artifact, ByteSource, Format, TensorInfo
+from likenessguard.artifacts.identify import identify
+from likenessguard.errors import ArtifactError
+
+#: The same limit the reference implementation enforces (decimal, 100 MB).
+MAX_HEADER_BYTES = 100_000_000
+
+#: Bits per element of every dtype the format defines (the F4/F6/F8_E8M0 variants
+#: are the microscaling types added in safetensors 0.6).
+DTYPE_BITS: Mapping[str, int] = {
+    "BOOL": 8,
+    "U8": 8,
+    "I8": 8,
+    "F8_E4M3": 8,
+    "F8_E5M2": 8,
+    "F8_E8M0": 8,
+    "I16": 16,
+    "U16": 16,
+    "F16": 16,
+    "BF16": 16,
+    "I32": 32,
+    "U32": 32,
+    "F32": 32,
+    "F64": 64,
+    "I64": 64,
+    "U64": 64,
+    "C64": 64,
+    "F4": 4,
+    "F6_E2M3": 6,
+    "F6_E3M2": 6,
+}
+
+#: Metadata values that kohya, musubi and modelspec store as JSON inside a string.
+JSON_METADATA_KEYS: frozenset[str] = frozenset(
+    {
+        "ss_tag_frequency",
+        "ss_dataset_dirs",
+        "ss_network_args",
+        "ss_bucket_info",
+        "ss_datasets",
+        "ss_reg_dataset_dirs",
+        "ss_optimizer_args",
+        "ss_bucket_resolutions",
+    }
+)
+
+_SUFFIX = "the file is corrupt or hostile; it was skipped"
+
+
+def human_bytes(n: int) -> str:
+    """Decimal units, one decimal place: ``2147483648`` -> ``2.1 GB``."""
+    if n < 1000:
+        return f"{n} bytes"
+    value = float(n)
+    for unit in ("KB", "MB", "GB", "TB", "PB", "EB", "ZB"):
+        value /= 1000.0
+        if value < 999.95:
+            return f"{value:.1f} {unit}".replace(".0 ", " ")
+    return f"{value:.1f} ZB"
+
+
+def header_length(first8: bytes) -> int:
+    """The header length ``N`` declared by the first 8 bytes of a safetensors file.
+
+    Raises:
+        ArtifactError: fewer than 8 bytes were given.
+    """
+    if len(first8) < 8:
+        raise ArtifactError(
+            f"need the first 8 bytes of a safetensors file to read its header length, "
+            f"got {len(first8)}"
+        )
+    return int(struct.unpack_from("<Q", first8, 0)[0])
+
+
+def bytes_needed(first8: bytes) -> int:
+    """How many bytes from the start of the file hold the length prefix and the header.
+
+    A hub client reads 8 bytes (or a generous first chunk), calls this, and
+    fetches the rest only if its prefix is shorter. Hostile lengths are returned
+    as declared: :func:`parse_safetensors_header` rejects them, so check against
+    :data:`MAX_HEADER_BYTES` before fetching.
+    """
+    return 8 + header_length(first8)
+
+
+class _Bad(Exception):
+    """Internal: one validation failure, carrying its final message."""
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Called by json for every object; a repeated key means two readers may
+    # disagree on what the file contains, which is a classic smuggling trick.
+    d = dict(pairs)
+    if len(d) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _Bad(key)
+            seen.add(key)
+    return d
+
+
+def _parse_tensors(
+    header: dict[str, Any], data_start: int, data_len: int, name: str
+) -> tuple[tuple[TensorInfo, ...], dict[str, str]]:
+    metadata: dict[str, str] = {}
+    raw_meta = header.pop("__metadata__", None)
+    if raw_meta is not None:
+        if not isinstance(raw_meta, dict):
+            raise _Bad(
+                f"__metadata__ in {name} is a JSON {_json_type(raw_meta)}, "
+                f"not a string-to-string map: {_SUFFIX}"
+            )
+        for key, value in raw_meta.items():
+            if not isinstance(value, str):
+                raise _Bad(
+                    f"__metadata__ in {name} maps {_short(key)} to a JSON "
+                    f"{_json_type(value)}, not a string: {_SUFFIX}"
+                )
+        metadata = raw_meta
+
+    bits = DTYPE_BITS
+    spans: list[tuple[int, int, str]] = []
+    tensors: list[TensorInfo] = []
+    append_span = spans.append
+    append_tensor = tensors.append
+    for tname, entry in header.items():
+        try:
+            dtype = entry["dtype"]
+            shape = entry["shape"]
+            begin, end = entry["data_offsets"]
+            width = bits[dtype]
+        except (TypeError, KeyError, ValueError):
+            raise _Bad(_entry_problem(tname, entry, name)) from None
+        if type(begin) is not int or type(end) is not int or not 0 <= begin <= end:
+            raise _Bad(
+                f"tensor {_short(tname)} in {name} has invalid data_offsets "
+                f"{_short(entry['data_offsets'])}: {_SUFFIX}"
+            )
+        if type(shape) is not list:
+            raise _Bad(
+                f"tensor {_short(tname)} in {name} has a shape that is not a list: {_SUFFIX}"
+            )
+        numel = 1
+        for dim in shape:
+            if type(dim) is not int or dim < 0:
+                raise _Bad(
+                    f"tensor {_short(tname)} in {name} has an invalid shape {_short(shape)}: "
+                    f"{_SUFFIX}"
+                )
+            numel *= dim
+        nbits = numel * width
+        if nbits != (end - begin) * 8:
+            raise _Bad(
+                f"tensor {_short(tname)} in {name} is {dtype} {_short(shape)} "
+                f"({_bits_to_bytes(nbits)}) but its data_offsets span {end - begin} bytes: "
+                f"{_SUFFIX}"
+            )
+        append_span((begin, end, tname))
+        append_tensor(TensorInfo(tname, dtype, tuple(shape), data_start + begin, end - begin))
+
+    # Tensors must tile the data region: sorted by offset, each starting where
+    # the previous ended, the last ending at the end of the file.
+    spans.sort()
+    position = 0
+    previous = ""
+    for begin, end, tname in spans:
+        if begin != position:
+            if begin < position:
+                raise _Bad(
+                    f"tensors {_short(previous)} and {_short(tname)} in {name} overlap "
+                    f"(byte {begin} is inside the previous tensor): {_SUFFIX}"
+                )
+            raise _Bad(
+                f"{name} has {begin - position} unaccounted bytes before tensor {_short(tname)} "
+                f"(data offset {position}): {_SUFFIX}"
+            )
+        position = end
+        previous = tname
+    if position != data_len:
+        if position > data_len:
+            raise _Bad(
+                f"tensor {_short(previous)} in {name} ends at data byte {position} but the data "
+                f"region has only {data_len} bytes: the file is truncated; re-download it"
+            )
+        raise _Bad(
+            f"{name} has {data_len - position} bytes after the last tensor that no tensor "
+            f"declares: {_SUFFIX}"
+        )
+    return tuple(tensors), metadata
+
+
+def _entry_problem(tname: str, entry: Any, name: str) -> str:
+    """Explain why a tensor entry is malformed (only on the error path)."""
+    where = f"tensor {_short(tname)} in {name}"
+    if not isinstance(entry, dict):
+        return f"{where} is a JSON {_json_type(entry)}, not an object: {_SUFFIX}"
+    for key in ("dtype", "shape", "data_offsets"):
+        if key not in entry:
+            return f"{where} has no {key}: {_SUFFIX}"
+    dtype = entry["dtype"]
+    if not isinstance(dtype, str) or dtype not in DTYPE_BITS:
+        return (
+            f"{where} has unknown dtype {_short(dtype)}: the file is corrupt or uses a dtype "
+            f"this version does not know; it was skipped"
+        )
+    return f"{where} has invalid data_offsets {_short(entry['data_offsets'])}: {_SUFFIX}"
+
+
+def _bits_to_bytes(nbits: int) -> str:
+    return f"{nbits // 8} bytes" if nbits % 8 == 0 else f"{nbits / 8} bytes"
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """A JSON-ish rendering of a hostile value, cut so one error stays one line."""
+    text = json.dumps(value, ensure_ascii=True) if not isinstance(value, str) else repr(value)
+    text = text.replace("\n", "\\n")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if value is None:
+        return "null"
+    return "number"
+
+
+def decode_metadata(metadata: Mapping[str, str], name: str) -> tuple[dict[str, Any], list[str]]:
+    """Decode JSON-in-string metadata values leniently.
+
+    Known JSON keys (``ss_tag_frequency``, ``ss_network_args``, ...), every
+    ``modelspec.*`` value and any value that looks like a JSON object or array
+    are parsed; a value that fails to parse stays a string and adds a warning.
+
+    Returns:
+        ``(decoded, warnings)``; ``decoded`` has the same keys as ``metadata``.
+    """
+    decoded: dict[str, Any] = {}
+    warnings: list[str] = []
+    for key, value in metadata.items():
+        stripped = value.lstrip()
+        looks_json = stripped[:1] in ("{", "[")
+        if not (looks_json or key in JSON_METADATA_KEYS):
+            decoded[key] = value
+            continue
+        if key in JSON_METADATA_KEYS and not looks_json and stripped in ("", "None", "null"):
+            # kohya writes "None" or "" when a field does not apply.
+            decoded[key] = None
+            continue
+        try:
+            decoded[key] = json.loads(value)
+        except (ValueError, RecursionError) as exc:
+            decoded[key] = value
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+            warnings.append(
+                f"metadata {_short(key, 60)} in {name} is not valid JSON ({reason}): kept as text"
+            )
+    return decoded, warnings
+
+
+def parse_safetensors_header(prefix: bytes, file_size: int, name: str) -> Artifact:
+    """Parse a safetensors file from its first bytes.
+
+    Pure: no I/O. ``prefix`` must hold at least :func:`bytes_needed` bytes (more
+    is fine); ``file_size`` is the whole file's size, used to check that the
+    tensors cover the data region exactly. Never raises on bad input.
+
+    Args:
+        prefix: the first bytes of the file (length prefix + header, or more).
+        file_size: total size of the file in bytes.
+        name: display name used in messages and as ``Artifact.path``.
+
+    Returns:
+        An identified :class:`Artifact`; on bad input its ``errors`` holds one
+        line that says what is wrong, where, and what to do.
+    """
+
+    def failed(message: str) -> Artifact:
+        return Artifact(path=name, size=file_size, format=Format.SAFETENSORS, errors=(message,))
+
+    if file_size == 0:
+        return failed(f"{name} is empty (0 bytes): it is not a model file; it was skipped")
+    if file_size < 8 or len(prefix) < 8:
+        have = min(file_size, len(prefix))
+        if file_size < 8:
+            return failed(
+                f"{name} is only {file_size} bytes, too short for a safetensors header: "
+                f"the file is truncated; re-download it"
+            )
+        return failed(
+            f"only {have} bytes of {name} were read, too few for a safetensors header: "
+            f"read at least the first 8 bytes"
+        )
+    n = header_length(prefix)
+    if n > MAX_HEADER_BYTES:
+        return failed(f"header of {name} declares {human_bytes(n)} (limit 100 MB): {_SUFFIX}")
+    if n > file_size - 8:
+        return failed(
+            f"header of {name} declares {human_bytes(n)} but the file has only "
+            f"{human_bytes(file_size - 8)} after the length prefix: the file is truncated; "
+            f"re-download it"
+        )
+    if len(prefix) < 8 + n:
+        return failed(
+            f"only {len(prefix)} bytes of {name} were read but its header needs {8 + n}: "
+            f"read the first {8 + n} bytes"
+        )
+    raw = prefix[8 : 8 + n]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return failed(f"header of {name} is not valid UTF-8 (byte {exc.start}): {_SUFFIX}")
+    try:
+        header = json.loads(text, object_pairs_hook=_no_duplicates)
+    except _Bad as exc:
+        return failed(f"header of {name} repeats the key {_short(exc.args[0])}: {_SUFFIX}")
+    except json.JSONDecodeError as exc:
+        return failed(
+            f"header of {name} is not valid JSON ({exc.msg} at character {exc.pos}): {_SUFFIX}"
+        )
+    except RecursionError:
+        return failed(f"header of {name} nests JSON too deeply to be a real header: {_SUFFIX}")
+    if not isinstance(header, dict):
+        return failed(f"header of {name} is a JSON {_json_type(header)}, not an object: {_SUFFIX}")
+    try:
+        tensors, metadata = _parse_tensors(header, 8 + n, file_size - 8 - n, name)
+    except _Bad as exc:
+        return failed(str(exc))
+    decoded, warnings = decode_metadata(metadata, name)
+    identity, id_warnings = identify(tensors, decoded)
+    return Artifact(
+        path=name,
+        size=file_size,
+        format=Format.SAFETENSORS,
+        identity=identity,
+        tensors=tensors,
+        metadata=metadata,
+        decoded=decoded,
+        data_offset=8 + n,
+        warnings=tuple(warnings + id_warnings),
+    )
+
+
+def read_safetensors(source: ByteSource, name: str | None = None) -> Artifact:
+    """Read a safetensors file through a :class:`ByteSource` (two small reads).
+
+    I/O errors propagate as ``OSError``; the dispatcher in ``open.py`` turns them
+    into records.
+    """
+    label = source.name if name is None else name
+    size = source.size
+    first = source.read_at(0, min(size, 64 * 1024))
+    if len(first) >= 8:
+        need = 8 + header_length(first)
+        if len(first) < need <= min(size, 8 + MAX_HEADER_BYTES):
+            first = first + source.read_at(len(first), need - len(first))
+    return parse_safetensors_header(first, size, label)
+
+
+class SafetensorsReader:
+    """:class:`~likenessguard.artifacts.base.ArtifactReader` for ``.safetensors``."""
+
+    format = Format.SAFETENSORS
+
+    def sniff(self, head: bytes, name: str) -> bool:
+        # 8-byte length, then a JSON object: the first header byte is '{'
+        # (writers may pad with spaces but never before the brace).
+        return len(head) >= 9 and head[8:9] == b"{" and header_length(head) >= 2
+
+    def read(self, source: ByteSource) -> Artifact:
+        return read_safetensors(source)
