@@ -69,10 +69,11 @@ _UNET_MARKERS = (
     "middle_block_",
 )
 
-_WAN_BLOCK = re.compile(
-    r"(?<!transformer)(?<!single)(?<!double)(?:^|_)blocks_(\d+)_"
-    r"(self_attn|cross_attn|ffn|attn1|attn2)"
-)
+# Wan blocks are bare ``blocks.N.`` (no ``transformer_`` in front, unlike LTX or
+# diffusers Flux), so they are matched on the dotted names, or on kohya-flattened
+# names right after the ``lora_unet_`` prefix.
+_WAN_DOTTED = re.compile(r"(?:^|\.)blocks\.(\d+)\.(self_attn|cross_attn|ffn|attn1|attn2)\.", re.M)
+_WAN_FLAT = re.compile(r"(?:^|lora_unet_)blocks_(\d+)_(self_attn|cross_attn|ffn)_", re.M)
 _BLOCK_INDEX = re.compile(r"(double_blocks|single_blocks|single_transformer_blocks)_(\d+)_")
 _TI_NAMES = frozenset({"emb_params", "clip_l", "clip_g", "string_to_param.*", "*"})
 
@@ -183,17 +184,33 @@ def identify(
     modules: dict[str, dict[str, TensorInfo]] = {}
     algos: Counter[str] = Counter()
     plain: list[TensorInfo] = []
+    leaf_roles, weight_roles = _LEAF_ROLES, _WEIGHT_ROLES
     for t in tensors:
-        parts = _split_adapter_key(t.name)
-        if parts is None:
-            plain.append(t)
-            continue
-        module, algo, role = parts
-        modules.setdefault(module, {})[role] = t
+        # Inlined _split_adapter_key for the common cases: this loop runs for
+        # every tensor of every file in a scan.
+        stem, _, leaf = t.name.rpartition(".")
+        hit = leaf_roles.get(leaf)
+        if hit is not None:
+            module = stem
+        elif leaf == "weight":
+            module, _, comp = stem.rpartition(".")
+            hit = weight_roles.get(comp)
+        if hit is None:
+            parts = _split_adapter_key(t.name)
+            if parts is None:
+                plain.append(t)
+                continue
+            module, hit = parts[0], (parts[1], parts[2])
+        algo, role = hit
+        roles = modules.get(module)
+        if roles is None:
+            modules[module] = {role: t}
+        else:
+            roles[role] = t
         if algo:
             algos[algo] += 1
 
-    dtype = _most_common(t.dtype for t in tensors if not t.name.endswith(".alpha"))
+    dtype = _most_common([t.dtype for t in tensors if t.name[-6:] != ".alpha"])
     adapter = bool(algos) and len(plain) <= len(tensors) // 2
     if adapter:
         identity = _identify_adapter(
@@ -292,29 +309,27 @@ def _identify_adapter(
             reasons.append(f"{conv3} convolution layers adapted with 3x3 kernels: LyCORIS LoCon")
         else:
             reasons.append("lora_down/lora_up (or lora_A/lora_B) pairs: LoRA")
+            claimed = _meta_algo(meta)
+            if claimed:
+                reasons.append(
+                    f"metadata says LyCORIS {claimed}, but no tensor needs LyCORIS: "
+                    "the weights are a plain LoRA"
+                )
 
     # Key scheme.
     names = list(modules)
-    canon = [m.replace(".", "_") for m in names]
     kohya = sum(1 for m in names if m.startswith(_KOHYA_PREFIXES))
     comfy = sum(1 for m in names if m.startswith(("diffusion_model.", "lora_transformer_")))
-    family = _family_from_modules(canon, adapted, reasons)
+    family = _family_from_modules(names, adapted, reasons)
     if algo in ("loha", "lokr", "oft"):
         scheme = KeyScheme.LYCORIS
         reasons.append(f"{algo} tensor names: lycoris key scheme")
     elif comfy:
         scheme = KeyScheme.COMFY
         reasons.append("diffusion_model.* keys: ComfyUI key scheme")
-    elif kohya and family in (BaseFamily.WAN, BaseFamily.HUNYUAN_VIDEO, BaseFamily.LTX_VIDEO):
-        scheme = KeyScheme.COMFY
-        reasons.append("lora_unet_* keys on a video DiT: musubi-tuner layout (comfy key scheme)")
     elif kohya:
-        scheme = KeyScheme.LYCORIS if _meta_is_lycoris(meta) else KeyScheme.KOHYA
-        reasons.append(
-            "lora_unet_/lora_te_ prefixes: kohya key scheme"
-            if scheme is KeyScheme.KOHYA
-            else "lora_unet_ prefixes saved by lycoris (ss_network_module): lycoris key scheme"
-        )
+        scheme = KeyScheme.KOHYA
+        reasons.append("lora_unet_/lora_te_ prefixes: kohya key scheme")
     else:
         scheme = KeyScheme.DIFFUSERS_PEFT
         reasons.append(
@@ -361,9 +376,14 @@ def _identify_adapter(
     )
 
 
-def _meta_is_lycoris(meta: Mapping[str, Any]) -> bool:
+def _meta_algo(meta: Mapping[str, Any]) -> str | None:
+    """The LyCORIS algorithm the trainer recorded, if any (evidence, not truth)."""
     module = meta.get("ss_network_module")
-    return isinstance(module, str) and module.startswith("lycoris")
+    if not (isinstance(module, str) and module.startswith("lycoris")):
+        return None
+    args = meta.get("ss_network_args")
+    algo = args.get("algo") if isinstance(args, dict) else None
+    return str(algo) if algo else "lycoris"
 
 
 def _adapter_widths(
@@ -388,23 +408,25 @@ def _adapter_widths(
 
 
 def _family_from_modules(
-    canon: Sequence[str], adapted: Mapping[str, Mapping[str, TensorInfo]], reasons: list[str]
+    names: Sequence[str], adapted: Mapping[str, Mapping[str, TensorInfo]], reasons: list[str]
 ) -> BaseFamily:
     pairs = [(m.replace(".", "_"), r) for m, r in adapted.items()]
-    return _family(canon, lambda needle: _adapter_widths(pairs, needle), reasons)
+    return _family(names, lambda needle: _adapter_widths(pairs, needle), reasons)
 
 
 def _family(
-    canon: Sequence[str],
+    names: Sequence[str],
     widths: Callable[[str], Counter[int]],
     reasons: list[str],
 ) -> BaseFamily:
     """The family decision shared by adapters and full checkpoints.
 
-    ``widths(needle)`` returns a Counter of input widths of layers whose
-    canonical (``.``→``_``) name contains ``needle``.
+    ``names`` are module (or tensor) names as written; ``widths(needle)``
+    returns a Counter of input widths of layers whose canonical (``.``→``_``)
+    name contains ``needle``.
     """
-    joined = "\n".join(canon)
+    dotted = "\n".join(names)
+    joined = dotted.replace(".", "_")
 
     def has(token: str) -> bool:
         return token in joined
@@ -471,7 +493,13 @@ def _family(
         )
         return BaseFamily.FLUX1
 
-    wan = _WAN_BLOCK.search(joined)
+    wan = None
+    if "blocks." in dotted:
+        wan = _WAN_DOTTED.search(dotted)
+    if wan is None and (
+        "lora_unet_blocks_" in dotted or "\nblocks_" in dotted or dotted.startswith("blocks_")
+    ):
+        wan = _WAN_FLAT.search(dotted)
     if wan:
         hidden = _top(widths(f"_{wan.group(2)}_"))
         size = {1536: " (Wan 1.3B)", 5120: " (Wan 14B)", 3072: " (Wan 5B)"}.get(hidden or 0, "")
@@ -541,8 +569,7 @@ def _identify_full(tensors: Sequence[TensorInfo], reasons: list[str]) -> Identit
     joined = "\n".join(names)
     ldm = sum(1 for n in names if n.startswith(_LDM_PREFIXES))
     modules = {n.rpartition(".")[0] for n in names if n.endswith((".weight", ".bias"))}
-    canon = [n.replace(".", "_") for n in names]
-    shapes = {c: t.shape for c, t in zip(canon, tensors, strict=True)}
+    shapes = {n.replace(".", "_"): t.shape for n, t in zip(names, tensors, strict=True)}
 
     def widths(needle: str) -> Counter[int]:
         out: Counter[int] = Counter()
@@ -606,7 +633,7 @@ def _identify_full(tensors: Sequence[TensorInfo], reasons: list[str]) -> Identit
     elif kind is Kind.UNKNOWN:
         family = BaseFamily.UNKNOWN
     else:
-        family = _family(canon, widths, reasons)
+        family = _family(names, widths, reasons)
 
     if ldm or kind is Kind.VAE:
         scheme = KeyScheme.LDM
