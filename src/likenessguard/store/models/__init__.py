@@ -1,6 +1,7 @@
 """All catalog tables; importing this module registers every table on ``Base.metadata``."""
 
 from likenessguard.store.models.core import ArtifactRow
+from likenessguard.store.models.hubs import CrawlCursorRow, HubEventRow, HubListingRow, HubRepoRow
 from likenessguard.store.models.registry import SubjectRow
 from likenessguard.store.models.review import (
     ApiTokenRow,
@@ -18,7 +19,11 @@ __all__ = [
     "ArtifactRow",
     "AuditRow",
     "CaseRow",
+    "CrawlCursorRow",
     "DecisionRow",
+    "HubEventRow",
+    "HubListingRow",
+    "HubRepoRow",
     "SessionRow",
     "SubjectRow",
     "TakedownCaseRow",
