@@ -1,8 +1,26 @@
 """Fixture factory: synthetic model files, hubs and catalogs for tests and the demo.
 
 Everything here is drawn in code from random tensors; nothing is downloaded.
+See docs/fixtures.md for what each builder writes and where the layouts come from.
 """
 
+from likenessguard.testing.checkpoints import (
+    SMALL_FACTOR,
+    SMALL_FACTOR_DIT,
+    checkpoint_shapes,
+    ldm_checkpoint_tensors,
+    make_checkpoint,
+    make_controlnet,
+    make_textual_inversion,
+    make_vae,
+    textual_inversion_tensors,
+)
+from likenessguard.testing.containers import (
+    GGUF_ARCHITECTURES,
+    make_diffusers_lora_folder,
+    make_gguf,
+    make_zip,
+)
 from likenessguard.testing.factory import (
     BASE_MODEL_VERSIONS,
     DTYPES,
@@ -24,27 +42,76 @@ from likenessguard.testing.factory import (
     write_safetensors,
 )
 from likenessguard.testing.layouts import FAMILIES, Module, modules_for
+from likenessguard.testing.sidecars import (
+    a1111_parameters,
+    abstract_image,
+    civitai_listing,
+    comfy_prompt,
+    comfy_workflow,
+    make_civitai_info,
+    make_model_card,
+    make_preview_png,
+    png_bytes,
+    read_png_text,
+)
+from likenessguard.testing.torch_pickle import (
+    Call,
+    Global,
+    make_pickle_checkpoint,
+    pickle_with_storages,
+    torch_legacy_bytes,
+    torch_zip_bytes,
+)
 
 __all__ = [
     "BASE_MODEL_VERSIONS",
     "DTYPES",
     "FAMILIES",
+    "GGUF_ARCHITECTURES",
     "KINDS",
     "MODELSPEC_ARCHITECTURES",
     "SCHEMES",
+    "SMALL_FACTOR",
+    "SMALL_FACTOR_DIT",
+    "Call",
+    "Global",
     "Module",
+    "a1111_parameters",
+    "abstract_image",
+    "checkpoint_shapes",
+    "civitai_listing",
+    "comfy_prompt",
+    "comfy_workflow",
     "convert_lora",
     "default_tag_table",
     "encode_tensor",
     "from_bf16_bits",
     "kohya_metadata",
+    "ldm_checkpoint_tensors",
     "lora_tensors",
+    "make_checkpoint",
+    "make_civitai_info",
+    "make_controlnet",
+    "make_diffusers_lora_folder",
+    "make_gguf",
     "make_lora",
+    "make_model_card",
+    "make_pickle_checkpoint",
+    "make_preview_png",
+    "make_textual_inversion",
+    "make_vae",
+    "make_zip",
     "module_key",
     "modules_for",
+    "pickle_with_storages",
+    "png_bytes",
+    "read_png_text",
     "read_safetensors",
     "safetensors_bytes",
     "stripped_hashes",
+    "textual_inversion_tensors",
     "to_bf16_bits",
+    "torch_legacy_bytes",
+    "torch_zip_bytes",
     "write_safetensors",
 ]
