@@ -1,0 +1,28 @@
+"""Which analyzers a scan runs: the one place that wires verdicts and banks into scanning.
+
+The scanner knows analyzers only through the ``Analyzer`` protocol; this
+module is where concrete ones are chosen from settings and ``--bank`` names,
+so the ``scan`` command, crawls and webhook workers all judge files the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from likenessguard.pipeline.base import Analyzer
+
+
+def build_analyzers(settings: Mapping[str, str], banks: Sequence[str] = ()) -> list[Analyzer]:
+    """The analyzers for a scan, in the order they run.
+
+    Args:
+        settings: resolved settings (``config.load_settings``), e.g. the policy file.
+        banks: bank names from ``--bank``; matching against them is added here
+            when the bank matcher is wired in.
+
+    Returns:
+        The analyzer list to hand to ``Scanner(analyzers=...)``. Until the verdict
+        and bank analyzers are wired in, it is empty and scans read and hash only.
+    """
+    analyzers: list[Analyzer] = []
+    return analyzers

@@ -1,0 +1,285 @@
+"""Executors for one machine: in-process, a thread pool for I/O, a process pool for CPU.
+
+Parsing headers and hashing are CPU-bound Python (the GIL allows one core), so
+``--jobs N`` > 1 uses processes; remote reads wait on the network, so hub
+connectors use threads. The in-process executor is the reference: every
+other executor must give the same outcomes, in some order.
+
+The process pool ships the function once to each worker (through the pool
+initializer) and then only the items, so a function carrying analyzers with a
+large bank index is pickled once per worker, not once per file. A worker that
+dies (a crash in native code, the OOM killer) takes the items it held with it;
+those are re-run one at a time in a fresh pool to find the one that kills
+workers, which becomes an error outcome while the others complete.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
+from concurrent.futures.process import BrokenProcessPool
+from types import TracebackType
+from typing import Any, Literal, TypeVar
+
+from likenessguard.errors import UsageError
+from likenessguard.pipeline.executors.base import Executor, Outcome, describe_exception
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+WORKER_DIED = "worker process died while running it (crashed in native code or ran out of memory)"
+
+
+class _Closable:
+    def close(self) -> None:
+        """Nothing to release by default."""
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class SerialExecutor(_Closable):
+    """Runs every item in the calling thread, in input order: the reference executor."""
+
+    @property
+    def workers(self) -> int:
+        return 1
+
+    def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[Outcome[T, R]]:
+        for item in items:
+            try:
+                result = fn(item)
+            except Exception as exc:
+                yield Outcome(item, error=describe_exception(exc))
+            else:
+                yield Outcome(item, result)
+
+
+def _bounded(
+    submit: Callable[[T], Future[Any]],
+    items: Iterable[T],
+    max_pending: int,
+) -> Iterator[tuple[T, Future[Any]]]:
+    """Submit items keeping at most ``max_pending`` in flight; yield them as they finish."""
+    pending: dict[Future[Any], T] = {}
+    it = iter(items)
+    exhausted = False
+    while True:
+        while not exhausted and len(pending) < max_pending:
+            try:
+                item = next(it)
+            except StopIteration:
+                exhausted = True
+                break
+            pending[submit(item)] = item
+        if not pending:
+            return
+        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for fut in done:
+            yield pending.pop(fut), fut
+
+
+class ThreadExecutor(_Closable):
+    """A thread pool: for work that waits on I/O (hub range reads), not for parsing."""
+
+    def __init__(self, workers: int, *, max_pending: int | None = None) -> None:
+        if workers < 1:
+            raise UsageError(f"--jobs must be at least 1, got {workers}")
+        self._workers = workers
+        self._max_pending = max_pending or workers * 4
+        self._pool: ThreadPoolExecutor | None = ThreadPoolExecutor(
+            workers, thread_name_prefix="likenessguard-io"
+        )
+
+    @property
+    def workers(self) -> int:
+        return self._workers
+
+    def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[Outcome[T, R]]:
+        pool = self._pool
+        if pool is None:
+            raise RuntimeError("this executor is closed")
+        for item, fut in _bounded(lambda x: pool.submit(fn, x), items, self._max_pending):
+            exc = fut.exception()
+            if exc is not None:
+                yield Outcome(item, error=describe_exception(exc))
+            else:
+                yield Outcome(item, fut.result())
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+
+# -- process pool ------------------------------------------------------------------
+
+# The function a worker process runs, installed once by the pool initializer.
+_installed: Callable[[Any], Any] | None = None
+
+
+def _install(payload: bytes) -> None:
+    global _installed  # noqa: PLW0603  (per-process state is the point)
+    _installed = pickle.loads(payload)  # noqa: S301  (our own payload, from our parent)
+
+
+def _probe() -> bool:
+    return _installed is not None
+
+
+def _run_installed(item: Any) -> tuple[bool, Any]:
+    """Run the installed function; failures travel back as text, never as pickled exceptions."""
+    if _installed is None:
+        return False, "RuntimeError: no function installed in this worker"
+    try:
+        return True, _installed(item)
+    except Exception as exc:
+        return False, describe_exception(exc)
+
+
+class ProcessExecutor(_Closable):
+    """A process pool that uses every core for CPU-bound parsing and hashing.
+
+    Workers start with ``forkserver`` (not ``fork``): forking a parent that
+    holds database connections and Rich's refresh thread is unsafe.
+    """
+
+    def __init__(
+        self,
+        workers: int,
+        *,
+        max_pending: int | None = None,
+        start_method: str = "forkserver",
+    ) -> None:
+        if workers < 1:
+            raise UsageError(f"--jobs must be at least 1, got {workers}")
+        self._workers = workers
+        self._max_pending = max_pending or workers * 4
+        self._context = multiprocessing.get_context(start_method)
+        self._pools: list[ProcessPoolExecutor] = []
+        self._lock = threading.Lock()
+
+    @property
+    def workers(self) -> int:
+        return self._workers
+
+    def _pool(self, payload: bytes, workers: int) -> ProcessPoolExecutor:
+        pool = ProcessPoolExecutor(
+            workers, mp_context=self._context, initializer=_install, initargs=(payload,)
+        )
+        with self._lock:
+            self._pools.append(pool)
+        # A pool whose workers cannot even load the function would fail every
+        # item as "worker died"; that is an environment problem, so say so once.
+        try:
+            pool.submit(_probe).result()
+        except BrokenProcessPool:
+            self._retire(pool)
+            raise UsageError(
+                "worker processes could not start or could not load the scan function "
+                "(is it defined in an importable module?): run with --jobs 1"
+            ) from None
+        return pool
+
+    def _retire(self, pool: ProcessPoolExecutor) -> None:
+        pool.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            if pool in self._pools:
+                self._pools.remove(pool)
+
+    def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[Outcome[T, R]]:
+        payload = pickle.dumps(fn)
+        it = iter(items)
+        exhausted = False
+        pending: dict[Future[Any], T] = {}
+        suspects: list[T] = []
+        pool = self._pool(payload, self._workers)
+        try:
+            while True:
+                while not exhausted and not suspects and len(pending) < self._max_pending:
+                    try:
+                        item = next(it)
+                    except StopIteration:
+                        exhausted = True
+                        break
+                    try:
+                        pending[pool.submit(_run_installed, item)] = item
+                    except BrokenProcessPool:
+                        suspects.append(item)
+                if pending:
+                    done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in done:
+                        item = pending.pop(fut)
+                        try:
+                            ok, value = fut.result()
+                        except BrokenProcessPool:
+                            # Every future in flight fails with the pool; collect them all.
+                            suspects.append(item)
+                            continue
+                        yield Outcome(item, value) if ok else Outcome(item, error=value)
+                    continue
+                if suspects:
+                    self._retire(pool)
+                    yield from self._isolate(payload, suspects)
+                    suspects = []
+                    pool = self._pool(payload, self._workers)
+                    continue
+                if exhausted:
+                    return
+        finally:
+            self._retire(pool)
+
+    def _isolate(self, payload: bytes, suspects: list[T]) -> Iterator[Outcome[T, Any]]:
+        """Re-run items a dead worker held, one per fresh pool, to find the culprit."""
+        for item in suspects:
+            pool = self._pool(payload, 1)
+            try:
+                ok, value = pool.submit(_run_installed, item).result()
+            except BrokenProcessPool:
+                yield Outcome(item, error=WORKER_DIED)
+            else:
+                yield Outcome(item, value) if ok else Outcome(item, error=value)
+            finally:
+                self._retire(pool)
+
+    def close(self) -> None:
+        with self._lock:
+            pools, self._pools = self._pools, []
+        for pool in pools:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def make_executor(jobs: int, *, mode: Literal["process", "thread"] = "process") -> Executor:
+    """The executor for ``--jobs N``: in-process for 1, else a process (or thread) pool.
+
+    Args:
+        jobs: parallel workers; 0 means one per CPU core.
+        mode: ``process`` for CPU-bound local scans, ``thread`` for I/O-bound hub reads.
+    """
+    if jobs < 0:
+        raise UsageError(f"--jobs must be 0 (one per core) or more, got {jobs}")
+    if jobs == 0:
+        jobs = os.cpu_count() or 1
+    if jobs == 1:
+        return SerialExecutor()
+    if mode == "thread":
+        return ThreadExecutor(jobs)
+    return ProcessExecutor(jobs)
