@@ -158,3 +158,28 @@ def test_permission_denied() -> None:
         )
     finally:
         shutil.rmtree(folder)
+
+
+def _documented_keys(heading_prefix: str) -> list[list[str]]:
+    """The first-column keys of each table in the docs/records.md section with that heading."""
+    docs = Path(__file__).resolve().parents[2] / "docs" / "records.md"
+    section = docs.read_text().split(f"## {heading_prefix}", 1)[1].split("\n## ", 1)[0]
+    tables: list[list[str]] = []
+    current: list[str] = []
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            current.append(line.split("`")[1])
+        elif current:
+            tables.append(current)
+            current = []
+    if current:
+        tables.append(current)
+    return tables
+
+
+def test_records_doc_matches_the_output(files: dict[str, Path]) -> None:
+    hashes_keys, cli_keys = _documented_keys("Hashes")
+    assert hashes_keys == list(HASH_NAMES)
+    record = json.loads(run(str(files["lora"]), "--format", "json").stdout)[0]
+    assert cli_keys == list(record)
+    assert list(record["hashes"]) == hashes_keys
