@@ -296,6 +296,53 @@ def lora_tensors(
         name -> float32 array. Up/B factors are non-zero (a freshly initialised
         LoRA has zero up weights; a trained one does not, and fingerprints need it).
     """
+    rng = np.random.default_rng(seed)
+    out: dict[str, FloatArray] = {}
+    for name, shape, init in _lora_plan(
+        family, scheme, kind=kind, rank=rank, modules=modules, te=te, variant=variant
+    ):
+        if init == "alpha":
+            out[name] = np.asarray(alpha, dtype=np.float32)
+        elif init == "magnitude":
+            # DoRA magnitudes are column norms of the base weight: positive.
+            out[name] = (np.abs(rng.standard_normal(shape, dtype=np.float32)) + 0.5).astype(
+                np.float32
+            )
+        else:
+            out[name] = rng.standard_normal(shape, dtype=np.float32) * np.float32(init)
+    return out
+
+
+def lora_shapes(
+    family: str = "sdxl",
+    scheme: str = "kohya",
+    *,
+    kind: str = "lora",
+    rank: int = 8,
+    modules: int | None = None,
+    te: bool = True,
+    variant: str | None = None,
+) -> dict[str, tuple[int, ...]]:
+    """The tensor names and shapes :func:`lora_tensors` would return, without drawing arrays."""
+    return {
+        n: s
+        for n, s, _ in _lora_plan(
+            family, scheme, kind=kind, rank=rank, modules=modules, te=te, variant=variant
+        )
+    }
+
+
+def _lora_plan(
+    family: str,
+    scheme: str,
+    *,
+    kind: str,
+    rank: int,
+    modules: int | None,
+    te: bool,
+    variant: str | None,
+) -> list[tuple[str, tuple[int, ...], float | str]]:
+    """(name, shape, init) for each tensor: init is a normal std, "alpha" or "magnitude"."""
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}; expected one of {', '.join(FAMILIES)}")
     if scheme not in SCHEMES:
@@ -311,57 +358,51 @@ def lora_tensors(
         convs=kind == "locon",
         variant=variant,
     )
-    mods = _select(mods, modules)
-    rng = np.random.default_rng(seed)
-    out: dict[str, FloatArray] = {}
-    alpha_arr = np.asarray(alpha, dtype=np.float32)
-
-    def normal(shape: tuple[int, ...], std: float) -> FloatArray:
-        return (rng.standard_normal(shape, dtype=np.float32) * np.float32(std)).astype(np.float32)
-
-    for m in mods:
+    plan: list[tuple[str, tuple[int, ...], float | str]] = []
+    for m in _select(mods, modules):
         stem = module_key(m, family, scheme)
         kh, kw = m.kernel or (1, 1)
         fan_in = m.in_dim * kh * kw
+        inv = float(1.0 / np.sqrt(fan_in))
         if kind in ("lora", "locon", "dora"):
-            if m.is_conv:
-                # kohya LoCon: the down conv carries the kernel, the up conv is 1x1.
-                down = normal((rank, m.in_dim, kh, kw), 1.0 / np.sqrt(fan_in))
-                up = normal((m.out_dim, rank, 1, 1), 0.02)
-            else:
-                down = normal((rank, m.in_dim), 1.0 / np.sqrt(fan_in))
-                up = normal((m.out_dim, rank), 0.02)
+            # kohya LoCon: the down conv carries the kernel, the up conv is 1x1.
+            down = (rank, m.in_dim, kh, kw) if m.is_conv else (rank, m.in_dim)
+            up = (m.out_dim, rank, 1, 1) if m.is_conv else (m.out_dim, rank)
             if scheme == "diffusers_peft":
-                out[f"{stem}.lora_A.weight"] = down
-                out[f"{stem}.lora_B.weight"] = up
+                plan += [(f"{stem}.lora_A.weight", down, inv), (f"{stem}.lora_B.weight", up, 0.02)]
                 if kind == "dora":
-                    mag = np.abs(normal((m.out_dim,), 1.0)) + np.float32(0.5)
-                    out[f"{stem}.lora_magnitude_vector"] = mag.astype(np.float32)
+                    plan.append((f"{stem}.lora_magnitude_vector", (m.out_dim,), "magnitude"))
                 continue
-            out[f"{stem}.lora_down.weight"] = down
-            out[f"{stem}.lora_up.weight"] = up
-            out[f"{stem}.alpha"] = alpha_arr.copy()
+            plan += [
+                (f"{stem}.lora_down.weight", down, inv),
+                (f"{stem}.lora_up.weight", up, 0.02),
+                (f"{stem}.alpha", (), "alpha"),
+            ]
             if kind == "dora":
                 shape = (1, m.out_dim, 1, 1) if m.is_conv else (1, m.out_dim)
-                out[f"{stem}.dora_scale"] = (np.abs(normal(shape, 1.0)) + 0.5).astype(np.float32)
+                plan.append((f"{stem}.dora_scale", shape, "magnitude"))
         elif kind == "loha":
-            out[f"{stem}.hada_w1_a"] = normal((m.out_dim, rank), 0.05)
-            out[f"{stem}.hada_w1_b"] = normal((rank, fan_in), 1.0 / np.sqrt(fan_in))
-            out[f"{stem}.hada_w2_a"] = normal((m.out_dim, rank), 0.05)
-            out[f"{stem}.hada_w2_b"] = normal((rank, fan_in), 1.0 / np.sqrt(fan_in))
-            out[f"{stem}.alpha"] = alpha_arr.copy()
+            plan += [
+                (f"{stem}.hada_w1_a", (m.out_dim, rank), 0.05),
+                (f"{stem}.hada_w1_b", (rank, fan_in), inv),
+                (f"{stem}.hada_w2_a", (m.out_dim, rank), 0.05),
+                (f"{stem}.hada_w2_b", (rank, fan_in), inv),
+                (f"{stem}.alpha", (), "alpha"),
+            ]
         else:  # lokr
             a, b = _factor(m.out_dim)
             c, d = _factor(fan_in)
-            out[f"{stem}.lokr_w1"] = normal((a, c), 0.1)
+            plan.append((f"{stem}.lokr_w1", (a, c), 0.1))
             # LyCORIS decomposes w2 only when the rank is small next to its sides.
             if rank < max(b, d) / 2:
-                out[f"{stem}.lokr_w2_a"] = normal((b, rank), 0.05)
-                out[f"{stem}.lokr_w2_b"] = normal((rank, d), 1.0 / np.sqrt(d))
+                plan += [
+                    (f"{stem}.lokr_w2_a", (b, rank), 0.05),
+                    (f"{stem}.lokr_w2_b", (rank, d), float(1.0 / np.sqrt(d))),
+                ]
             else:
-                out[f"{stem}.lokr_w2"] = normal((b, d), 0.02)
-            out[f"{stem}.alpha"] = alpha_arr.copy()
-    return out
+                plan.append((f"{stem}.lokr_w2", (b, d), 0.02))
+            plan.append((f"{stem}.alpha", (), "alpha"))
+    return plan
 
 
 # --- kohya metadata ------------------------------------------------------------------
@@ -871,6 +912,7 @@ __all__ = [
     "encode_tensor",
     "from_bf16_bits",
     "kohya_metadata",
+    "lora_shapes",
     "lora_tensors",
     "make_lora",
     "module_key",
