@@ -22,7 +22,7 @@ from likenessguard.errors import (
 )
 
 # Each name is a module in this package with a ``register(app)`` function.
-COMMAND_MODULES: tuple[str, ...] = ("hash", "scan")
+COMMAND_MODULES: tuple[str, ...] = ("crawl", "hash", "scan", "serve", "users")
 
 app = typer.Typer(
     name="likenessguard",

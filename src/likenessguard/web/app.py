@@ -1,0 +1,238 @@
+"""The review app: ``create_app(engine_or_url, settings)`` builds one FastAPI instance.
+
+Server-rendered Jinja2 pages with vendored htmx (no build step, no external
+assets) for people, and the same actions as a JSON API under ``/api/v1`` for
+automation. Everything is decided by ``likenessguard.store.review``; this layer
+only authenticates, checks roles and CSRF, and renders.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+
+from likenessguard.errors import StoreError, UsageError
+from likenessguard.store.db import open_catalog
+from likenessguard.store.review import process_takedowns
+from likenessguard.web.routes import api, pages, public
+from likenessguard.web.security import (
+    MustChangePassword,
+    NotAuthenticated,
+    RateLimiter,
+    SecurityHeaders,
+    install_log_redaction,
+)
+from likenessguard.web.settings import WebSettings, persistent_secret
+from likenessguard.web.templating import make_env, render
+
+STATIC = Path(__file__).with_name("static")
+API_PREFIX = "/api/v1"
+
+
+class TakedownSearcher:
+    """Background thread that runs takedown searches off the request path.
+
+    The public form must answer at once (and hold its load target), while a
+    search over the whole catalog can take seconds; a request wakes the thread,
+    and a periodic pass matches artifacts added by later scans.
+    """
+
+    def __init__(self, engine: Engine, interval: float) -> None:
+        self.engine = engine
+        self.interval = interval
+        self.wake = threading.Event()
+        self.stop = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.last_error: str | None = None
+
+    def start(self) -> None:
+        self.thread = threading.Thread(target=self._run, name="takedown-search", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            self.wake.wait(self.interval)
+            self.wake.clear()
+            if self.stop.is_set():
+                return
+            try:
+                process_takedowns(self.engine)
+                self.last_error = None
+            except Exception as exc:  # keep serving; the next pass retries
+                self.last_error = f"takedown search failed: {type(exc).__name__}"
+
+    def close(self) -> None:
+        self.stop.set()
+        self.wake.set()
+        if self.thread is not None:
+            self.thread.join(timeout=10)
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith(API_PREFIX)
+
+
+def _install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(NotAuthenticated)
+    async def not_authenticated(request: Request, _exc: NotAuthenticated) -> Response:
+        if _is_api(request):
+            return JSONResponse(
+                {"detail": "log in or send 'Authorization: Bearer <token>'"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        target = request.url.path
+        if request.method == "GET" and target not in ("/", "/login"):
+            from urllib.parse import quote
+
+            return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+        return RedirectResponse("/login", status_code=303)
+
+    @app.exception_handler(MustChangePassword)
+    async def must_change(request: Request, _exc: MustChangePassword) -> Response:
+        if _is_api(request):
+            return JSONResponse(
+                {"detail": "this account still has its one-time password: change it first"},
+                status_code=403,
+            )
+        return RedirectResponse("/account/password", status_code=303)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if _is_api(request) or exc.status_code in (405,):
+            return JSONResponse(
+                {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+            )
+        return render(
+            request,
+            "error.html",
+            {"status": exc.status_code, "message": exc.detail},
+            status_code=exc.status_code,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        # Never echo the submitted values: the takedown form carries personal data.
+        problems = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        if _is_api(request):
+            return JSONResponse({"detail": problems}, status_code=422)
+        message = "; ".join(f"{'.'.join(map(str, p['loc'][1:]))}: {p['msg']}" for p in problems)
+        return render(request, "error.html", {"status": 400, "message": message}, status_code=400)
+
+    @app.exception_handler(UsageError)
+    async def usage(request: Request, exc: UsageError) -> Response:
+        if _is_api(request):
+            return JSONResponse({"detail": str(exc)}, status_code=400)
+        return render(request, "error.html", {"status": 400, "message": str(exc)}, status_code=400)
+
+    @app.exception_handler(StoreError)
+    async def missing(request: Request, exc: StoreError) -> Response:
+        status = 404 if "does not exist" in str(exc) else 503
+        if _is_api(request):
+            return JSONResponse({"detail": str(exc)}, status_code=status)
+        return render(
+            request, "error.html", {"status": status, "message": str(exc)}, status_code=status
+        )
+
+
+def _include_hooks(app: FastAPI) -> None:
+    """Mount the hub webhook router (``routes/hooks.py``, owned by the hubs area) if present."""
+    import importlib
+
+    try:
+        hooks = importlib.import_module("likenessguard.web.routes.hooks")
+    except ModuleNotFoundError as exc:
+        if exc.name != "likenessguard.web.routes.hooks":
+            raise
+        return
+    app.include_router(hooks.router)
+
+
+def create_app(engine_or_url: Engine | str, settings: WebSettings | None = None) -> FastAPI:
+    """Build the review app on a catalog.
+
+    Args:
+        engine_or_url: an open engine, or a catalog URL (opened and migrated here).
+        settings: app settings; a random secret key is used when none is set
+            (fine for one process; ``serve`` passes a persistent one).
+
+    Returns:
+        The FastAPI application (ASGI), ready for uvicorn or a test client.
+    """
+    engine = open_catalog(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
+    settings = (settings or WebSettings()).with_secret()
+    searcher = TakedownSearcher(engine, settings.takedown_poll_s)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if settings.background:
+            searcher.start()
+        try:
+            yield
+        finally:
+            searcher.close()
+
+    app = FastAPI(
+        title="likenessguard review",
+        version="1",
+        summary="Review queue, decisions, audit log and takedown requests.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=None,  # Swagger UI would load assets from a CDN
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.engine = engine
+    app.state.settings = settings
+    app.state.jinja = make_env()
+    app.state.searcher = searcher
+    app.state.login_limiter = RateLimiter(settings.login_limit, settings.rate_window_s)
+    app.state.login_ip_limiter = RateLimiter(settings.login_limit * 5, settings.rate_window_s)
+    app.state.takedown_limiter = RateLimiter(settings.takedown_limit, settings.rate_window_s)
+    app.add_middleware(SecurityHeaders)
+    _install_handlers(app)
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    app.include_router(public.router)
+    app.include_router(pages.router)
+    app.include_router(api.router, prefix=API_PREFIX)
+    _include_hooks(app)
+    install_log_redaction()
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for ``uvicorn --factory`` (used by ``likenessguard serve --workers N``).
+
+    Reads ``LIKENESSGUARD_DB`` and ``LIKENESSGUARD_SECRET_KEY`` (``serve`` sets both
+    so all workers share one key) plus ``LIKENESSGUARD_WEB_*`` cookie settings.
+    """
+    from likenessguard.config import load_settings
+
+    values = load_settings()
+    settings = WebSettings(
+        secret_key=os.environ.get("LIKENESSGUARD_SECRET_KEY") or persistent_secret(),
+        cookie_secure=os.environ.get("LIKENESSGUARD_WEB_COOKIE_SECURE", "auto"),
+        trust_proxy=os.environ.get("LIKENESSGUARD_WEB_TRUST_PROXY", "") == "1",
+    )
+    return create_app(values["db"], settings)
+
+
+def route_table(app: FastAPI) -> list[dict[str, Any]]:
+    """Every route with its methods (for docs and the route-walk test)."""
+    out = []
+    for route in app.routes:
+        methods = sorted(getattr(route, "methods", None) or [])
+        out.append({"path": getattr(route, "path", ""), "methods": methods})
+    return out

@@ -1,0 +1,1 @@
+"""Routers of the review app: public pages, reviewer pages, and the JSON API."""
