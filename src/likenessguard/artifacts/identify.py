@@ -59,6 +59,7 @@ _LDM_PREFIXES = (
     "cond_stage_model.",
     "conditioner.embedders.",
     "text_encoders.",
+    "control_model.",
 )
 _UNET_MARKERS = (
     "down_blocks_",
@@ -449,7 +450,6 @@ def _family(
                 "img_mod_linear",
                 "txt_mlp_fc",
                 "individual_token_refiner",
-                "txt_in_",
                 "img_attn_q_norm",
             )
             if has(mark)

@@ -24,8 +24,9 @@ Example::
 from __future__ import annotations
 
 import json
+import math
 import struct
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from likenessguard.artifacts.base import Artifact, ByteSource, Format, TensorInfo
@@ -335,7 +336,61 @@ def decode_metadata(metadata: Mapping[str, str], name: str) -> tuple[dict[str, A
     return decoded, warnings
 
 
-def parse_safetensors_header(prefix: bytes, file_size: int, name: str) -> Artifact:
+#: At most this many ``.alpha`` scalars are read per file (evenly spaced when
+#: there are more): enough for a robust "most common alpha", bounded I/O.
+MAX_ALPHA_READS = 64
+
+_SCALAR_FORMATS: Mapping[str, str] = {
+    "F16": "<e",
+    "F32": "<f",
+    "F64": "<d",
+    "I8": "<b",
+    "U8": "<B",
+    "I16": "<h",
+    "I32": "<i",
+    "I64": "<q",
+}
+
+
+def scalar_value(raw: bytes, dtype: str) -> float | None:
+    """Decode one little-endian scalar (an ``.alpha`` tensor) without numpy."""
+    if dtype == "BF16":
+        if len(raw) != 2:
+            return None
+        # bfloat16 is the top half of a float32.
+        return float(struct.unpack("<f", b"\x00\x00" + raw)[0])
+    fmt = _SCALAR_FORMATS.get(dtype)
+    if fmt is None or len(raw) != struct.calcsize(fmt):
+        return None
+    value = float(struct.unpack(fmt, raw)[0])
+    return None if math.isnan(value) else value  # NaN alpha is no evidence
+
+
+def _alpha_values(
+    tensors: tuple[TensorInfo, ...], read: Callable[[int, int], bytes | None]
+) -> list[float]:
+    alphas = [t for t in tensors if t.name[-6:] == ".alpha" and t.nbytes <= 8]
+    if len(alphas) > MAX_ALPHA_READS:
+        step = len(alphas) / MAX_ALPHA_READS
+        alphas = [alphas[int(i * step)] for i in range(MAX_ALPHA_READS)]
+    values: list[float] = []
+    for t in alphas:
+        raw = read(t.offset, t.nbytes)
+        if raw is None:
+            break
+        value = scalar_value(raw, t.dtype)
+        if value is not None:
+            values.append(value)
+    return values
+
+
+def parse_safetensors_header(
+    prefix: bytes,
+    file_size: int,
+    name: str,
+    *,
+    read: Callable[[int, int], bytes | None] | None = None,
+) -> Artifact:
     """Parse a safetensors file from its first bytes.
 
     Pure: no I/O. ``prefix`` must hold at least :func:`bytes_needed` bytes (more
@@ -346,6 +401,9 @@ def parse_safetensors_header(prefix: bytes, file_size: int, name: str) -> Artifa
         prefix: the first bytes of the file (length prefix + header, or more).
         file_size: total size of the file in bytes.
         name: display name used in messages and as ``Artifact.path``.
+        read: optional ``read(offset, length)`` for the ``.alpha`` scalars
+            beyond the prefix; without it, alphas inside the prefix are used and
+            the rest falls back to ``ss_network_alpha``.
 
     Returns:
         An identified :class:`Artifact`; on bad input its ``errors`` holds one
@@ -404,7 +462,15 @@ def parse_safetensors_header(prefix: bytes, file_size: int, name: str) -> Artifa
     except _Bad as exc:
         return failed(str(exc))
     decoded, warnings = decode_metadata(metadata, name)
-    identity, id_warnings = identify(tensors, decoded)
+    have = len(prefix)
+
+    def from_prefix(offset: int, length: int) -> bytes | None:
+        if offset + length <= have:
+            return prefix[offset : offset + length]
+        return read(offset, length) if read is not None else None
+
+    alphas = _alpha_values(tensors, from_prefix)
+    identity, id_warnings = identify(tensors, decoded, alpha_values=alphas)
     return Artifact(
         path=name,
         size=file_size,
@@ -431,7 +497,7 @@ def read_safetensors(source: ByteSource, name: str | None = None) -> Artifact:
         need = 8 + header_length(first)
         if len(first) < need <= min(size, 8 + MAX_HEADER_BYTES):
             first = first + source.read_at(len(first), need - len(first))
-    return parse_safetensors_header(first, size, label)
+    return parse_safetensors_header(first, size, label, read=source.read_at)
 
 
 class SafetensorsReader:
