@@ -38,6 +38,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("civitai_endpoint", "https://civitai.com", "Civitai endpoint."),
     Setting("webhook_secret", "", "Secret that Hugging Face webhooks must present."),
     Setting(
+        "redis_url",
+        "",
+        "Redis URL (redis://host:6379/0) that wakes webhook workers at once; optional, "
+        "needs the redis extra. Without it workers poll the catalog.",
+    ),
+    Setting(
         "secret_key",
         "",
         "Key that signs web sessions; generated and kept in the data directory when empty.",
