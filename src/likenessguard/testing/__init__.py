@@ -42,6 +42,7 @@ from likenessguard.testing.factory import (
     to_bf16_bits,
     write_safetensors,
 )
+from likenessguard.testing.hostile import HOSTILE_CASES, build_hostile_corpus, marker_path
 from likenessguard.testing.layouts import FAMILIES, Module, modules_for
 from likenessguard.testing.sidecars import (
     a1111_parameters,
@@ -69,6 +70,7 @@ __all__ = [
     "DTYPES",
     "FAMILIES",
     "GGUF_ARCHITECTURES",
+    "HOSTILE_CASES",
     "KINDS",
     "MODELSPEC_ARCHITECTURES",
     "SCHEMES",
@@ -79,6 +81,7 @@ __all__ = [
     "Module",
     "a1111_parameters",
     "abstract_image",
+    "build_hostile_corpus",
     "checkpoint_shapes",
     "civitai_listing",
     "comfy_prompt",
@@ -103,6 +106,7 @@ __all__ = [
     "make_textual_inversion",
     "make_vae",
     "make_zip",
+    "marker_path",
     "module_key",
     "modules_for",
     "pickle_with_storages",
