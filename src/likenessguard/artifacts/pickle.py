@@ -178,8 +178,20 @@ def _global_of(value: Any) -> str | None:
     return value.path if isinstance(value, _Global) else None
 
 
-def walk_pickle(stream: IO[bytes], name: str) -> WalkResult:
+def walk_pickle(
+    stream: IO[bytes],
+    name: str,
+    *,
+    max_opcodes: int = MAX_OPCODES,
+    max_memo: int = MAX_MEMO,
+) -> WalkResult:
     """Simulate the pickle machine over ``stream`` without executing anything.
+
+    Args:
+        stream: the pickle bytes (reading stops at STOP).
+        name: display name for messages.
+        max_opcodes: give up after this many opcodes (time bound).
+        max_memo: give up when the memo grows past this (memory bound).
 
     Raises:
         PickleWalkError: malformed stream or a limit was hit.
@@ -203,9 +215,9 @@ def walk_pickle(stream: IO[bytes], name: str) -> WalkResult:
         for opcode, arg, op_pos in pickletools.genops(stream):
             pos = op_pos or 0
             count += 1
-            if count > MAX_OPCODES:
+            if count > max_opcodes:
                 raise PickleWalkError(
-                    f"pickle in {name} has more than {MAX_OPCODES:,} opcodes: "
+                    f"pickle in {name} has more than {max_opcodes:,} opcodes: "
                     f"the file is hostile or not a checkpoint; it was skipped"
                 )
             op = opcode.name
@@ -266,9 +278,9 @@ def walk_pickle(stream: IO[bytes], name: str) -> WalkResult:
                 if isinstance(stack[-1], list):
                     stack[-1].extend(items)
             elif op in ("PUT", "BINPUT", "LONG_BINPUT"):
-                _memo_put(memo, _index(arg), stack[-1], name)
+                _memo_put(memo, _index(arg), stack[-1], name, max_memo)
             elif op == "MEMOIZE":
-                _memo_put(memo, len(memo), stack[-1], name)
+                _memo_put(memo, len(memo), stack[-1], name, max_memo)
             elif op in ("GET", "BINGET", "LONG_BINGET"):
                 if _index(arg) not in memo:
                     raise PickleWalkError(
@@ -377,10 +389,10 @@ def _pairs_to_dict(items: list[Any]) -> dict[Any, Any]:
     return out
 
 
-def _memo_put(memo: dict[int, Any], index: int, value: Any, name: str) -> None:
-    if index not in memo and len(memo) >= MAX_MEMO:
+def _memo_put(memo: dict[int, Any], index: int, value: Any, name: str, limit: int) -> None:
+    if index not in memo and len(memo) >= limit:
         raise PickleWalkError(
-            f"pickle in {name} stores more than {MAX_MEMO:,} memo entries: {_SUFFIX}"
+            f"pickle in {name} stores more than {limit:,} memo entries: {_SUFFIX}"
         )
     memo[index] = value
 
