@@ -361,9 +361,15 @@ def walk_pickle(
             f"pickle in {name} is malformed at byte {pos} (stack underflow): {_SUFFIX}"
         ) from None
     except ValueError as exc:
+        if "exhausted before seeing STOP" in str(exc) or "remain" in str(exc):
+            raise PickleWalkError(
+                f"pickle in {name} is truncated (no STOP after byte {pos}): the file is "
+                f"incomplete or corrupt; re-download it"
+            ) from None
         detail = str(exc).splitlines()[0][:120] if str(exc) else "bad opcode"
+        where = "" if detail.startswith("at position") else f" at byte {pos}"
         raise PickleWalkError(
-            f"pickle in {name} is malformed at byte {pos} ({detail}): {_SUFFIX}"
+            f"pickle in {name} is malformed{where} ({detail}): {_SUFFIX}"
         ) from None
     except (EOFError, struct.error, UnicodeDecodeError):
         raise PickleWalkError(f"pickle in {name} is truncated at byte {pos}: {_SUFFIX}") from None
