@@ -70,7 +70,8 @@ def fail(exc: LikenessGuardError) -> typer.Exit:
     """Print ``error: ...`` on one line to stderr and return the exit to raise."""
     from likenessguard.cli.app import exit_code_for
 
-    console(stderr=True).print(f"error: {exc}", markup=False)
+    # Driver messages (psycopg, sqlite) span lines; the contract is one line per error.
+    console(stderr=True).print(f"error: {' '.join(str(exc).split())}", markup=False)
     return typer.Exit(int(exit_code_for(exc)))
 
 

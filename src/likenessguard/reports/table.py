@@ -7,6 +7,7 @@ checked, which is not the same as clean.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any, TextIO
 
@@ -49,10 +50,23 @@ def _problems(record: Mapping[str, Any]) -> Text:
     return text
 
 
-def _label(record: Mapping[str, Any]) -> str:
+def _label(record: Mapping[str, Any], base: str | None) -> str:
     path = str(record.get("path") or "")
+    if base and path.startswith(base + os.sep):
+        path = path[len(base) + 1 :]
     member = record.get("member")
     return f"{path} ! {member}" if member else path
+
+
+def _common_base(records: list[Mapping[str, Any]]) -> str | None:
+    """The folder every local path is under, so rows can show short relative paths."""
+    paths = [str(r.get("path") or "") for r in records]
+    if not paths or not all(os.path.isabs(p) for p in paths):
+        return None
+    base = os.path.commonpath(paths)
+    if base in paths:  # a single file, or one path is the base itself
+        base = os.path.dirname(base)
+    return base if base and base != os.sep else None
 
 
 class TableReport:
@@ -77,7 +91,13 @@ class TableReport:
         if not self.records:
             self.console.print("no model files found")
             return
-        table = Table(title=self.title, show_lines=False, expand=False)
+        base = _common_base(self.records)
+        table = Table(
+            title=self.title,
+            caption=f"paths are under {base}" if base else None,
+            show_lines=False,
+            expand=False,
+        )
         table.add_column("path", overflow="fold", ratio=3)
         table.add_column("kind")
         table.add_column("family")
@@ -90,7 +110,7 @@ class TableReport:
         for r in ordered:
             sev = severity_of(r)
             table.add_row(
-                _label(r),
+                _label(r, base),
                 str(r.get("kind") or "-"),
                 str(r.get("base_family") or "-"),
                 Text(sev.label, style=SEVERITY_STYLE[sev]),

@@ -198,7 +198,8 @@ class Catalog:
 
     def _fail(self, doing: str, exc: SQLAlchemyError) -> StoreError:
         orig = getattr(exc, "orig", None) or exc
-        return StoreError(f"couldn't {doing} in the catalog at {self.url}: {orig}")
+        reason = " ".join(str(orig).split())  # driver messages span lines; ours are one line
+        return StoreError(f"couldn't {doing} in the catalog at {self.url}: {reason}")
 
     # -- writing ---------------------------------------------------------------
 
