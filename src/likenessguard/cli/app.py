@@ -22,7 +22,16 @@ from likenessguard.errors import (
 )
 
 # Each name is a module in this package with a ``register(app)`` function.
-COMMAND_MODULES: tuple[str, ...] = ("crawl", "hash", "scan", "serve", "users")
+COMMAND_MODULES: tuple[str, ...] = (
+    "crawl",
+    "hash",
+    "scan",
+    "serve",
+    "users",
+    "verdicts",
+    "registry",
+    "demo_hub",
+)
 
 app = typer.Typer(
     name="likenessguard",
