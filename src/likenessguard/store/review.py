@@ -30,8 +30,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, Engine, Text, delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from likenessguard.errors import StoreError, UsageError
+from likenessguard.errors import ConfigError, StoreError, UsageError
 from likenessguard.hashing.base import HASH_NAMES
+from likenessguard.registry.base import subject_id
 from likenessguard.store.models.core import ArtifactRow
 from likenessguard.store.models.review import (
     ApiTokenRow,
@@ -43,6 +44,7 @@ from likenessguard.store.models.review import (
     TakedownRow,
     UserRow,
 )
+from likenessguard.store.registry import add_subject, get_subject, remove_subject
 from likenessguard.verdicts.base import Severity
 
 ROLES: tuple[str, ...] = ("admin", "reviewer", "viewer")
@@ -1220,6 +1222,8 @@ def notice_text(notice: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# The banks area's export columns (banks/io.py EXPORT_FIELDS), so a confirmed-hash
+# export imports unchanged with ``likenessguard bank import`` anywhere.
 BANK_COLUMNS: tuple[str, ...] = (
     "name",
     *HASH_NAMES,
@@ -1227,6 +1231,9 @@ BANK_COLUMNS: tuple[str, ...] = (
     "source_url",
     "reason",
     "subject",
+    "added_by",
+    "added_at",
+    "disabled",
 )
 
 
@@ -1236,9 +1243,16 @@ def confirmed_hashes(engine: Engine) -> Iterator[dict[str, Any]]:
     while True:
         with engine.connect() as conn:
             rows = conn.execute(
-                select(CaseRow.id, ArtifactRow, DecisionRow.reason)
+                select(
+                    CaseRow.id.label("case_id"),
+                    ArtifactRow,
+                    DecisionRow.reason.label("decision_reason"),
+                    DecisionRow.created_at.label("decided_at"),
+                    UserRow.name.label("decided_by"),
+                )
                 .join(ArtifactRow, ArtifactRow.id == CaseRow.artifact_id)
                 .join(DecisionRow, DecisionRow.case_id == CaseRow.id)
+                .outerjoin(UserRow, UserRow.id == DecisionRow.user_id)
                 .where(CaseRow.status == "confirmed", DecisionRow.action == "confirm")
                 .where(CaseRow.id > last)
                 .order_by(CaseRow.id, DecisionRow.id.desc())
@@ -1248,18 +1262,20 @@ def confirmed_hashes(engine: Engine) -> Iterator[dict[str, Any]]:
             return
         seen: set[int] = set()
         for row in rows:
-            if row[0] in seen:
+            if row.case_id in seen:
                 continue
-            seen.add(row[0])
+            seen.add(row.case_id)
             yield {
                 "name": row.path.rsplit("/", 1)[-1],
                 **{h: getattr(row, h) for h in HASH_NAMES},
                 "fingerprint": (row.record or {}).get("fingerprint"),
                 "source_url": row.url or row.uri,
-                "reason": row.reason,
+                "reason": row.decision_reason,
                 "subject": row.subject,
+                "added_by": row.decided_by,
+                "added_at": _utc(row.decided_at).isoformat(),
             }
-        last = rows[-1][0]
+        last = rows[-1].case_id
 
 
 # --------------------------------------------------------------------------- takedowns
@@ -1421,27 +1437,23 @@ def process_takedowns(engine: Engine, *, chunk: int = 5000) -> int:
 
 
 def _add_registry_subject(engine: Engine, td: Any) -> str | None:
-    """Add the person to the protected-person registry when the registry is installed,
-    so every later scan's verdict sees them too."""
-    try:
-        registry = importlib.import_module("likenessguard.store.registry")
-    except ImportError:
-        return None
-    add_subject = getattr(registry, "add_subject", None)
-    if add_subject is None:
+    """Add the person to the protected-person registry, so every later scan's verdict
+    sees them too. Returns the subject id only when this request created the subject:
+    a person already in the registry stays as they are, and withdrawing never removes
+    a subject someone else put there."""
+    if get_subject(engine, subject_id(td.names[0])) is not None:
         return None
     try:
-        result = add_subject(
+        return add_subject(
             engine,
             name=td.names[0],
             aliases=tuple(td.names[1:]) + tuple(td.aliases),
             handles=tuple(td.handles),
             source="takedown",
-            note=None,
+            note=None,  # never the requester's contact data
         )
-    except Exception:  # a registry failure must not lose the request; retried next pass
+    except (ConfigError, StoreError):  # not fatal: the request's own search still runs
         return None
-    return str(result)
 
 
 def _takedown_by_token(conn: Connection, token: str) -> Any:
@@ -1498,18 +1510,8 @@ def withdraw_takedown(engine: Engine, token: str) -> bool:
         conn.execute(delete(TakedownRow).where(TakedownRow.id == td.id))
         _audit(conn, ANONYMOUS, "takedown.withdraw", "takedown", None, None)
     if subject_id:
-        _remove_registry_subject(engine, subject_id)
+        remove_subject(engine, subject_id)
     return True
-
-
-def _remove_registry_subject(engine: Engine, subject_id: str) -> None:
-    try:
-        registry = importlib.import_module("likenessguard.store.registry")
-    except ImportError:
-        return
-    remove = getattr(registry, "remove_subject", None)
-    if remove is not None:
-        remove(engine, subject_id)
 
 
 def takedown_count(engine: Engine) -> int:

@@ -229,10 +229,26 @@ def app_from_env() -> FastAPI:
     return create_app(values["db"], settings)
 
 
-def route_table(app: FastAPI) -> list[dict[str, Any]]:
-    """Every route with its methods (for docs and the route-walk test)."""
-    out = []
-    for route in app.routes:
-        methods = sorted(getattr(route, "methods", None) or [])
-        out.append({"path": getattr(route, "path", ""), "methods": methods})
+def route_table(app: FastAPI) -> list[tuple[str, str]]:
+    """Every (method, path) the app answers, flattened through included routers.
+
+    FastAPI keeps included routers as nested objects; the route-walk test and the
+    docs need the flat list a client sees. HEAD/OPTIONS and static mounts are left out.
+    """
+    out: list[tuple[str, str]] = []
+
+    def walk(routes: list[Any], prefix: str) -> None:
+        for route in routes:
+            context = getattr(route, "include_context", None)
+            original = getattr(route, "original_router", None)
+            if context is not None and original is not None:
+                walk(list(original.routes), prefix + str(getattr(context, "prefix", "")))
+                continue
+            if isinstance(route, StaticFiles) or not hasattr(route, "methods"):
+                continue
+            for method in sorted(route.methods or ()):
+                if method not in ("HEAD", "OPTIONS"):
+                    out.append((method, prefix + route.path))
+
+    walk(list(app.routes), "")
     return out

@@ -34,6 +34,8 @@ class WebSettings:
         notice_contact: who hubs should answer, printed on notices.
         takedown_poll_s: how often the background search looks for new requests and scans.
         background: run the takedown search thread (tests switch it off and call it).
+        webhook_secret: the secret hub webhooks must present (``routes/hooks.py``);
+            empty means the ``webhook_secret`` setting.
     """
 
     secret_key: str = ""
@@ -47,6 +49,7 @@ class WebSettings:
     notice_contact: str = ""
     takedown_poll_s: float = 5.0
     background: bool = True
+    webhook_secret: str = ""
 
     @property
     def session_lifetime(self) -> timedelta:

@@ -17,13 +17,12 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 
 from likenessguard.errors import UsageError
 from likenessguard.store import review
-from likenessguard.web.routes.common import Csrf, Db, settings_of
+from likenessguard.web.routes.common import Csrf, Db, Viewer, settings_of
 from likenessguard.web.security import (
     SESSION_COOKIE,
     client_ip,
     cookie_secure,
     principal,
-    require,
 )
 from likenessguard.web.templating import render
 
@@ -127,8 +126,7 @@ def logout(request: Request, engine: Db, _csrf: Csrf) -> Response:
 
 
 @router.get("/account/password", response_class=HTMLResponse)
-def password_page(request: Request) -> Response:
-    user = require(request, "viewer")
+def password_page(request: Request, user: Viewer) -> Response:
     return render(request, "password.html", {"error": None, "forced": user.must_change_password})
 
 
@@ -137,12 +135,12 @@ def password_change(
     *,
     request: Request,
     engine: Db,
+    user: Viewer,
     _csrf: Csrf,
     current: Annotated[str, Form(max_length=1024)],
     new: Annotated[str, Form(max_length=1024)],
     confirm: Annotated[str, Form(max_length=1024)],
 ) -> Response:
-    user = require(request, "viewer")
     error = None
     if review.authenticate(engine, user.name, current) is None:
         error = "The current password is wrong."
