@@ -150,6 +150,14 @@ def crawl_command(  # noqa: PLR0917  (Typer maps each option to a parameter)
         bool, typer.Option("--full", help="Re-read every repo, even unchanged ones.")
     ] = False,
     batch: Annotated[int, typer.Option("--batch", help="Repos per committed batch.")] = 25,
+    headers: Annotated[
+        bool,
+        typer.Option(
+            "--headers/--no-headers",
+            help="Read each model file's header (2 ranged requests at most); --no-headers "
+            "reads no content at all (stored hashes and cards only).",
+        ),
+    ] = True,
 ) -> None:
     """Scan a hub into the catalog: headers and stored hashes, downloads only for suspects."""
     err = console(stderr=True)
@@ -178,6 +186,7 @@ def crawl_command(  # noqa: PLR0917  (Typer maps each option to a parameter)
                     batch=max(1, batch),
                     concurrency=concurrency,
                     incremental=not full,
+                    read_headers=headers,
                 ),
                 progress=lambda line, _stats: err.print(line, markup=False),
             )

@@ -175,6 +175,10 @@ class Connector(Protocol):
         """The model card text (README.md, Civitai description), or None."""
         ...
 
+    def close(self) -> None:
+        """Release connections; the connector must not be used afterwards."""
+        ...
+
     def download(
         self, file: FileRef, directory: Path | None = None
     ) -> AbstractContextManager[Download]:

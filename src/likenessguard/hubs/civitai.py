@@ -143,6 +143,7 @@ class CivitaiConnector:
         token: an API key; default ``CIVITAI_TOKEN`` from the environment.
         policy: rate limit, concurrency, retries and timeouts.
         max_download: cap in bytes for whole-file downloads.
+        page_size: models per listing page (the API allows at most 100).
     """
 
     hub = HUB
@@ -154,8 +155,10 @@ class CivitaiConnector:
         *,
         policy: Politeness | None = None,
         max_download: int = DEFAULT_MAX_DOWNLOAD,
+        page_size: int = PAGE_LIMIT,
     ) -> None:
         self.endpoint = (endpoint or DEFAULT_ENDPOINT).rstrip("/")
+        self.page_size = max(1, min(page_size, PAGE_LIMIT))
         self.token = token or os.environ.get("CIVITAI_TOKEN") or None
         self.max_download = max_download
         headers = {"User-Agent": "likenessguard (trust-and-safety scanner)"}
@@ -167,7 +170,7 @@ class CivitaiConnector:
         self.http.close()
 
     def _params(self, query: RepoQuery, cursor: str | None) -> dict[str, str | int]:
-        params: dict[str, str | int] = {"limit": min(query.limit or PAGE_LIMIT, PAGE_LIMIT)}
+        params: dict[str, str | int] = {"limit": min(query.limit or self.page_size, self.page_size)}
         params["sort"] = "Newest"
         if query.search:
             params["query"] = query.search

@@ -126,7 +126,7 @@ def retry_after_seconds(headers: Mapping[str, str], now: datetime | None = None)
 def describe_status(hub: str, status: int, url: str, token_hint: str) -> HubError:
     """The one-line error for a final non-retryable status."""
     if status in (401, 403):
-        return HubAuthError(f"Couldn't authenticate to {hub} ({status} for {url}): {token_hint}")
+        return HubAuthError(f"Couldn't authenticate to {hub}: {token_hint} ({status} for {url})")
     if status == 404:
         return HubNotFound(f"{hub}: {url} does not exist or is private (404)")
     return HubError(f"{hub} answered {status} for {url}; try again later or check the endpoint")

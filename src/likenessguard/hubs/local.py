@@ -66,6 +66,9 @@ class LocalConnector:
         except OSError:
             return []
 
+    def close(self) -> None:
+        """Nothing to release: every read opens and closes its own file."""
+
     # -- listing --
 
     def _cache_repos(self, cache: Path) -> Iterator[RepoRef]:

@@ -103,6 +103,15 @@ def build_connector(spec: ConnectorSpec) -> Connector:
         return conn
 
 
+def close_connectors() -> None:
+    """Close every connector this process built (end of a command, or of a test)."""
+    with _connectors_lock:
+        built = list(_connectors.values())
+        _connectors.clear()
+    for conn in built:
+        conn.close()
+
+
 # -- targets ------------------------------------------------------------------------
 
 
@@ -322,6 +331,9 @@ class CrawlOptions:
             the last finished crawl's watermark.
         suspect_severity: the least severity that makes a file a suspect.
         all_files: scan every file, not just model weights (by extension).
+        read_headers: read each file's header with ranged requests; off, a
+            crawl reads no content at all (the hub's hashes and the card only),
+            which is enough for bank matching by sha256.
     """
 
     fingerprint: Fingerprint = "suspects"
@@ -330,6 +342,7 @@ class CrawlOptions:
     incremental: bool = True
     suspect_severity: Severity = Severity.MEDIUM
     all_files: bool = False
+    read_headers: bool = True
 
 
 def is_suspect(record: Mapping[str, Any], threshold: Severity = Severity.MEDIUM) -> bool:
@@ -413,7 +426,7 @@ class Crawler:
         mode: Mode
         if self.options.fingerprint == "all":
             mode = "download"
-        elif self.spec.hub == "civitai":
+        elif self.spec.hub == "civitai" or not self.options.read_headers:
             mode = "listing"
         else:
             mode = "header"

@@ -33,6 +33,7 @@ Example::
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import re
@@ -46,9 +47,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
-import numpy as np
-
 from likenessguard.hubs.base import is_model_file
+from likenessguard.testing.factory import lora_tensors, safetensors_bytes
 
 # Files at or above this size, or with a model extension, are stored in LFS,
 # which is what gives them a sha256 in the tree listing (as on the real Hub).
@@ -176,52 +176,26 @@ class HubStats:
         return sum(self.requests.values())
 
 
-def safetensors_bytes(
-    tensors: Mapping[str, np.ndarray], metadata: Mapping[str, str] | None = None
-) -> bytes:
-    """Serialize tensors as a safetensors file (little-endian, 8-byte aligned header)."""
-    dtypes = {"float16": "F16", "float32": "F32", "int8": "I8", "uint8": "U8", "int64": "I64"}
-    header: dict[str, Any] = {}
-    if metadata:
-        header["__metadata__"] = dict(metadata)
-    blobs: list[bytes] = []
-    offset = 0
-    for name in sorted(tensors):
-        arr = np.ascontiguousarray(tensors[name])
-        raw = arr.astype(arr.dtype.newbyteorder("<")).tobytes()
-        header[name] = {
-            "dtype": dtypes[arr.dtype.name],
-            "shape": list(arr.shape),
-            "data_offsets": [offset, offset + len(raw)],
-        }
-        blobs.append(raw)
-        offset += len(raw)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    return len(text).to_bytes(8, "little") + text + b"".join(blobs)
-
-
 def synthetic_lora(
     seed: int,
     *,
+    family: str = "sd1",
     rank: int = 4,
     modules: int = 4,
-    width: int = 64,
     metadata: Mapping[str, str] | None = None,
 ) -> bytes:
-    """A small kohya-style SD1 LoRA with random weights (distinct per seed)."""
-    rng = np.random.default_rng(seed)
-    tensors: dict[str, np.ndarray] = {}
-    for i in range(modules):
-        base = f"lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_{'qkvo'[i % 4]}"
-        if i >= 4:
-            base = base.replace("blocks_0_attn", f"blocks_{i // 4}_attn")
-        tensors[f"{base}.lora_down.weight"] = rng.standard_normal((rank, width)).astype(np.float16)
-        tensors[f"{base}.lora_up.weight"] = rng.standard_normal((width, rank)).astype(np.float16)
-        tensors[f"{base}.alpha"] = np.array(float(rank), dtype=np.float16)
+    """A kohya LoRA from the fixture factory (real key names and shapes, random weights)."""
+    tensors = _lora_tensors(family, rank, modules, seed)
     meta = {"ss_network_module": "networks.lora", "ss_network_dim": str(rank)}
     meta.update(metadata or {})
     return safetensors_bytes(tensors, meta)
+
+
+@functools.lru_cache(maxsize=64)
+def _lora_tensors(family: str, rank: int, modules: int, seed: int) -> Mapping[str, Any]:
+    # Drawing weights dominates the cost of a synthetic hub; repos reuse a few
+    # weight sets and differ by metadata, which still gives every file its own sha256.
+    return lora_tensors(family, "kohya", rank=rank, seed=seed, modules=modules)
 
 
 def _sha(*parts: str) -> str:
@@ -397,9 +371,20 @@ class HubServer:
                 self.civitai_files[int(vid)] = data
 
     def populate(
-        self, n_repos: int, *, seed: int = 0, authors: int = 5, lora_rank: int = 4
+        self,
+        n_repos: int,
+        *,
+        seed: int = 0,
+        authors: int = 5,
+        lora_rank: int = 4,
+        modules: int = 4,
+        weight_sets: int = 8,
     ) -> None:
-        """Fill the hub with ``n_repos`` synthetic LoRA repos (card, config, weights)."""
+        """Fill the hub with ``n_repos`` synthetic LoRA repos (card, config, weights).
+
+        Weights come from ``weight_sets`` random draws of the fixture factory;
+        each file's metadata names its repo, so every file has its own sha256.
+        """
         for i in range(n_repos):
             author = f"author{i % authors}"
             rid = f"{author}/lora-{i:05d}"
@@ -411,8 +396,9 @@ class HubServer:
                 "README.md": card,
                 "config.json": json.dumps({"rank": lora_rank, "index": i}).encode(),
                 f"style_{i:05d}.safetensors": synthetic_lora(
-                    seed * 1_000_003 + i,
+                    seed * 1_000_003 + i % max(1, weight_sets),
                     rank=lora_rank,
+                    modules=modules,
                     metadata={"ss_output_name": f"style_{i:05d}"},
                 ),
             }
