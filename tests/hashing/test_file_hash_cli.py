@@ -183,3 +183,31 @@ def test_records_doc_matches_the_output(files: dict[str, Path]) -> None:
     record = json.loads(run(str(files["lora"]), "--format", "json").stdout)[0]
     assert cli_keys == list(record)
     assert list(record["hashes"]) == hashes_keys
+
+
+def test_a_pipe_reports_the_bytes_it_read(tmp_path: Path) -> None:
+    data = os.urandom(12345)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    writer = subprocess.Popen(["dd", f"of={fifo}", "status=none"], stdin=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [*CLI, "hash", "--format", "json", str(fifo)], stdout=subprocess.PIPE, text=True
+    )
+    assert writer.stdin is not None
+    writer.stdin.write(data)
+    writer.stdin.close()
+    writer.wait(timeout=30)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    [record] = json.loads(out)
+    assert record["size"] == len(data)
+    assert record["hashes"]["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+def test_devices_are_refused(tmp_path: Path) -> None:
+    result = run("/dev/zero")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "error: couldn't hash /dev/zero: not a regular file (a device or socket); "
+        "pass a regular file\n"
+    )

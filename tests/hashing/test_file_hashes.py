@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import os
 import random
 import struct
+import threading
 import zlib
 from pathlib import Path
 
@@ -28,6 +30,7 @@ from likenessguard.hashing.file_hashes import (
     AUTOV1_MIN_SIZE,
     AUTOV1_OFFSET,
     MultiHasher,
+    NotARegularFile,
     crc32_variants,
     describe_os_error,
     hash_bytes,
@@ -371,3 +374,44 @@ def test_file_hashes_json_round_trip(tmp_path: Path) -> None:
     write_safetensors(path, 3, 16)
     got = hash_file(path)
     assert FileHashes.from_json(json.loads(json.dumps(got.to_json()))) == got
+
+
+def test_device_is_refused_not_read_forever() -> None:
+    with pytest.raises(NotARegularFile) as info:
+        hash_file("/dev/zero")
+    assert info.value.filename == "/dev/zero"
+    assert hash_path_or_error("/dev/zero") == (
+        "couldn't hash /dev/zero: not a regular file (a device or socket); pass a regular file"
+    )
+
+
+def test_named_pipe_is_streamed(tmp_path: Path) -> None:
+    fifo = tmp_path / "stream.safetensors"
+    os.mkfifo(fifo)
+    header = json.dumps({"w": {"dtype": "U8", "shape": [5000], "data_offsets": [0, 5000]}})
+    data = struct.pack("<Q", len(header)) + header.encode() + random_bytes(5000)
+
+    def write() -> None:
+        with fifo.open("wb") as pipe:
+            for i in range(0, len(data), 777):  # several short writes
+                pipe.write(data[i : i + 777])
+                pipe.flush()
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        got = hash_file(fifo, chunk_size=1024)
+    finally:
+        writer.join()
+    assert got == expected(data, 8 + len(header))
+
+
+@pytest.mark.parametrize("size", [0, 100, 5 * MiB, 20 * MiB + 3])
+def test_progress_reports_every_chunk_up_to_the_size(tmp_path: Path, size: int) -> None:
+    path = tmp_path / "m.bin"
+    path.write_bytes(random_bytes(size, seed=size))
+    seen: list[int] = []
+    hash_file(path, chunk_size=MiB, on_progress=seen.append)
+    assert seen == sorted(seen)
+    assert seen == [min((i + 1) * MiB, size) for i in range(len(seen))]
+    assert (seen[-1] if seen else 0) == size

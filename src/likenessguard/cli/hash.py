@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
 from likenessguard.cli.exit_codes import ExitCode
 from likenessguard.hashing.base import HASH_NAMES, FileHashes
@@ -28,15 +29,41 @@ class HashFormat(StrEnum):
     JSON = "json"
 
 
-def _record(path: Path, result: FileHashes | str) -> dict[str, Any]:
+def _record(path: Path, result: FileHashes | str, size: int) -> dict[str, Any]:
     """The JSON form of one file's result (documented in docs/records.md)."""
     if isinstance(result, str):
         return {"path": str(path), "size": None, "hashes": None, "error": result}
-    try:
-        size: int | None = path.stat().st_size
-    except OSError:  # removed since it was hashed; the hashes still stand
-        size = None
     return {"path": str(path), "size": size, "hashes": result.to_json(), "error": None}
+
+
+def _hash_one(path: Path, err: Console) -> tuple[FileHashes | str, int]:
+    """Hash ``path``; return the result and the bytes read (a pipe's size is known only then)."""
+    read = [0]
+
+    def seen(position: int) -> None:
+        read[0] = position
+
+    if not err.is_terminal:
+        return hash_path_or_error(path, on_progress=seen), read[0]
+    try:
+        total: int | None = path.stat().st_size or None
+    except OSError:
+        total = None  # hash_path_or_error says why, in its own words
+    columns = (
+        TextColumn("hashing {task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+    )
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task(escape(str(path)), total=total)
+
+        def advance(position: int) -> None:
+            read[0] = position
+            progress.update(task, completed=position)
+
+        result = hash_path_or_error(path, on_progress=advance)
+    return result, read[0]
 
 
 def _print_table(console: Console, records: list[dict[str, Any]]) -> None:
@@ -76,15 +103,11 @@ def hash_command(
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     records: list[dict[str, Any]] = []
     for path in files:
-        if err.is_terminal:
-            with err.status(f"hashing {path}", spinner="dots"):
-                result = hash_path_or_error(path)
-        else:
-            result = hash_path_or_error(path)
+        result, size = _hash_one(path, err)
         if isinstance(result, str):
             # The message is one line with no markup to interpret.
             err.print(f"error: {result}", markup=False)
-        records.append(_record(path, result))
+        records.append(_record(path, result, size))
 
     if output_format is HashFormat.JSON:
         sys.stdout.write(json.dumps(records, indent=2) + "\n")

@@ -29,9 +29,12 @@ Definitions (sources in docs/hashes.md):
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import queue
+import select
+import stat
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -53,6 +56,7 @@ __all__ = [
     "DEFAULT_CHUNK_SIZE",
     "MAX_SAFETENSORS_HEADER",
     "MultiHasher",
+    "NotARegularFile",
     "crc32_variants",
     "describe_os_error",
     "hash_bytes",
@@ -350,12 +354,15 @@ def hash_file(
     data_offset: int | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     detect_safetensors: bool = True,
+    on_progress: Callable[[int], None] | None = None,
 ) -> FileHashes:
     """All six hashes of a file, reading it once.
 
     Files of 16 MiB and more are hashed by two threads fed from a pool of
-    ``6 * chunk_size`` bytes (48 MiB by default); smaller ones in the calling
-    thread. The result does not depend on ``chunk_size``.
+    ``POOL_BUFFERS * chunk_size`` bytes; smaller ones in the calling thread.
+    The result does not depend on ``chunk_size``. A named pipe is streamed
+    once a writer sends data (like ``cat``, this waits for one); devices and
+    sockets are refused, since reading ``/dev/zero`` would never end.
 
     Args:
         path: the file.
@@ -364,15 +371,18 @@ def hash_file(
             bytes (see :class:`MultiHasher`).
         chunk_size: bytes per read.
         detect_safetensors: as for :class:`MultiHasher`.
+        on_progress: called in the calling thread with the number of bytes
+            read so far, after each chunk (for progress bars).
 
     Returns:
         The six hashes.
 
     Raises:
         OSError: the file cannot be opened or read (missing, a directory, no
-            permission, an I/O error). Callers that scan many files turn this
-            into an error on that file's record and go on; the message names
-            the path.
+            permission, a symlink loop, an I/O error; :class:`NotARegularFile`
+            for a device or socket), with ``filename`` set to the path.
+            Callers that scan many files turn this into an error on that
+            file's record and go on (see :func:`hash_path_or_error`).
         ValueError: the file changed size while it was read.
 
     Example::
@@ -383,18 +393,34 @@ def hash_file(
     if chunk_size < _PREFIX_LEN:
         raise ValueError(f"chunk_size must be at least {_PREFIX_LEN} bytes, got {chunk_size}")
     name = os.fspath(path)
-    fd = os.open(name, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    # O_NONBLOCK only so that opening a pipe with no writer cannot hang here;
+    # blocking reads are restored below once we know what the file is.
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(name, flags)
     try:
-        size = os.fstat(fd).st_size
-        if hasattr(os, "posix_fadvise"):
-            # Tell the kernel to read ahead aggressively and not keep the pages
-            # active on our account: a scan streams through many large files.
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
-        hasher = MultiHasher(data_offset, size, detect_safetensors=detect_safetensors)
-        if size < _THREADED_MIN_SIZE:
-            _hash_inline(fd, hasher, chunk_size)
+        mode = os.fstat(fd).st_mode
+        size: int | None = None
+        if stat.S_ISREG(mode):
+            size = os.fstat(fd).st_size
+            if hasattr(os, "posix_fadvise"):
+                # Double the kernel's read-ahead: a cold file streams from disk faster.
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+        elif stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), name)
+        elif stat.S_ISFIFO(mode):
+            # A read now, before any writer has opened the pipe, would see EOF;
+            # wait for the writer's first bytes (or its close), as `cat` would.
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            poller.poll()
         else:
-            _hash_threaded(fd, hasher, chunk_size)
+            raise NotARegularFile(errno.EINVAL, "not a regular file (a device or socket)", name)
+        os.set_blocking(fd, True)
+        hasher = MultiHasher(data_offset, size, detect_safetensors=detect_safetensors)
+        if size is None or size < _THREADED_MIN_SIZE:
+            _hash_inline(fd, hasher, chunk_size, on_progress)
+        else:
+            _hash_threaded(fd, hasher, chunk_size, on_progress)
         try:
             return hasher.finish()
         except ValueError as exc:
@@ -407,18 +433,24 @@ def hash_file(
         os.close(fd)
 
 
-def _hash_inline(fd: int, hasher: MultiHasher, chunk_size: int) -> None:
+def _hash_inline(
+    fd: int, hasher: MultiHasher, chunk_size: int, on_progress: Callable[[int], None] | None
+) -> None:
     buffer = memoryview(bytearray(chunk_size))
     while True:
         got = _read_full(fd, buffer)
         if got == 0:
             return
         hasher.update(buffer[:got])
+        if on_progress is not None:
+            on_progress(hasher.position)
         if got < chunk_size:
             return
 
 
-def _hash_threaded(fd: int, hasher: MultiHasher, chunk_size: int) -> None:
+def _hash_threaded(
+    fd: int, hasher: MultiHasher, chunk_size: int, on_progress: Callable[[int], None] | None
+) -> None:
     """Read in this thread; each lane hashes in its own thread from a bounded pool.
 
     A buffer goes back to the pool when the last lane is done with it, so at
@@ -464,6 +496,8 @@ def _hash_threaded(fd: int, hasher: MultiHasher, chunk_size: int) -> None:
             buf.pending = len(lanes)
             for inbox in inboxes:
                 inbox.put((offset, got, buf))
+            if on_progress is not None:
+                on_progress(hasher.position)
             if got < chunk_size:
                 break
     finally:
@@ -475,13 +509,19 @@ def _hash_threaded(fd: int, hasher: MultiHasher, chunk_size: int) -> None:
         raise failures[0]
 
 
-def hash_path_or_error(path: str | os.PathLike[str]) -> FileHashes | str:
+class NotARegularFile(OSError):
+    """The path is a device or a socket: its "contents" are not a model file."""
+
+
+def hash_path_or_error(
+    path: str | os.PathLike[str], *, on_progress: Callable[[int], None] | None = None
+) -> FileHashes | str:
     """Hash a file, or return a one-line message saying why it could not be read.
 
     For callers that record errors instead of raising (the CLI, scanners).
     """
     try:
-        return hash_file(path)
+        return hash_file(path, on_progress=on_progress)
     except OSError as exc:
         return describe_os_error(Path(os.fspath(path)), exc)
     except ValueError as exc:
@@ -495,6 +535,8 @@ def describe_os_error(path: Path, exc: OSError) -> str:
         hint = "check the path"
     elif isinstance(exc, IsADirectoryError):
         hint = "pass a file, not a directory"
+    elif isinstance(exc, NotARegularFile):
+        hint = "pass a regular file"
     elif isinstance(exc, PermissionError):
         hint = "grant read permission or run as a user who has it"
     else:
