@@ -1,0 +1,215 @@
+"""The pages people use: queue, case page, blurred previews, decisions, exports, takedowns."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from likenessguard.store import review
+from likenessguard.testing.catalog import make_catalog
+
+from .conftest import case_of, csrf_of, login, make_client, seed_catalog, seed_users
+
+
+def test_queue_is_ordered_counted_filtered_and_paged(sqlite_engine: Engine) -> None:
+    make_catalog(sqlite_engine, 300, seed=3)
+    review.case_sync(sqlite_engine)
+    seed_users(sqlite_engine)
+    with make_client(sqlite_engine) as client:
+        login(client, "viewer")
+        html = client.get("/queue").text
+        sevs = re.findall(r'<span class="sev sev-(\w+)">', html)
+        assert len(sevs) == 50
+        order = ["critical", "high", "medium", "low", "none"]
+        assert [order.index(s) for s in sevs] == sorted(order.index(s) for s in sevs)
+        assert "critical" not in sevs  # minor-risk cases live in the escalation queue
+        counts = review.severity_counts(sqlite_engine)
+        assert f'<span class="n">{counts["high"]}</span> high' in html
+        more = re.search(r'hx-get="([^"]+)"', html)
+        assert more is not None
+        rows = client.get(more.group(1).replace("&amp;", "&"), headers={"HX-Request": "true"})
+        assert rows.status_code == 200 and "<html" not in rows.text
+        assert rows.text.count('class="row ') == 50
+        first_page_ids = set(re.findall(r'data-href="/cases/(\d+)"', html))
+        assert not first_page_ids & set(re.findall(r'data-href="/cases/(\d+)"', rows.text))
+        civitai = client.get("/queue?hub=civitai&severity=high").text
+        assert re.findall(r"<td>(huggingface|civitai|local)</td>", civitai) == ["civitai"] * len(
+            re.findall(r"<td>(huggingface|civitai|local)</td>", civitai)
+        )
+        assert client.get("/queue?severity=extreme").status_code == 400
+        assert client.get("/escalations").status_code == 403
+
+
+def test_case_page_shows_evidence_hashes_tags_mirrors_and_hides_previews(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    ids = seed_catalog(sqlite_engine, tmp_path)
+    seed_users(sqlite_engine)
+    case_id = case_of(sqlite_engine, ids["high"])
+    with make_client(sqlite_engine) as client:
+        login(client, "reviewer")
+        html = client.get(f"/cases/{case_id}").text
+        assert "<mark>jane_roe</mark>" in html  # evidence quoted and highlighted
+        assert 'id="hash-sha256">' + "a" * 64 in html and 'data-copy="hash-sha256"' in html
+        assert "Training tags" in html and '<td class="num">40</td>' in html
+        assert "someone/jane-roe-reup" in html  # the mirror with the same sha256
+        assert f"/cases/{case_id}/previews/0?grant" not in html  # nothing until revealed
+        assert 'class="preview blurred"' in html
+        assert client.get(f"/cases/{case_id}/previews/0").status_code == 403
+        assert client.get(f"/cases/{case_id}/previews/0?grant=forged").status_code == 403
+        csrf = csrf_of(html)
+        fragment = client.post(
+            f"/cases/{case_id}/previews/0/reveal",
+            data={"csrf": csrf},
+            headers={"HX-Request": "true"},
+        )
+        assert fragment.status_code == 200 and 'class="preview revealed"' in fragment.text
+        src = re.search(r'<img src="([^"]+)"', fragment.text)
+        assert src is not None
+        image = client.get(src.group(1).replace("&amp;", "&"))
+        assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
+        assert image.headers["cache-control"] == "no-store"
+        # the grant is bound to the user who revealed it
+        client.cookies.clear()
+        login(client, "admin")
+        assert client.get(src.group(1).replace("&amp;", "&")).status_code == 403
+    reveal = review.audit_log(sqlite_engine, action="preview.reveal")
+    assert [(e.actor, e.target, e.after) for e in reveal] == [
+        ("reviewer", f"case:{case_id}", {"preview": 0})
+    ]
+    assert review.audit_log(sqlite_engine, action="case.view")
+
+
+def test_viewers_cannot_reveal_and_escalations_are_hidden_from_reviewers(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    ids = seed_catalog(sqlite_engine, tmp_path)
+    seed_users(sqlite_engine)
+    with make_client(sqlite_engine) as client:
+        login(client, "viewer")
+        html = client.get(f"/cases/{case_of(sqlite_engine, ids['high'])}").text
+        assert "Reveal preview" not in html and "read-only" in html
+        client.cookies.clear()
+        login(client, "reviewer")
+        critical = case_of(sqlite_engine, ids["critical"])
+        assert client.get(f"/cases/{critical}").status_code == 404
+        assert client.get(f"/api/v1/cases/{critical}").status_code == 404
+        client.cookies.clear()
+        login(client, "admin")
+        assert "Mary Major" in client.get("/escalations").text
+        assert client.get(f"/cases/{critical}").status_code == 200
+
+
+def test_confirm_by_form_then_notice_exports_and_audit(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    ids = seed_catalog(sqlite_engine, tmp_path)
+    seed_users(sqlite_engine)
+    case_id = case_of(sqlite_engine, ids["high"])
+    with make_client(sqlite_engine) as client:
+        csrf = login(client, "reviewer")
+        missing = client.post(
+            f"/cases/{case_id}/decision", data={"csrf": csrf, "action": "confirm"}
+        )
+        assert missing.status_code == 400 and "policy reason" in missing.text
+        done = client.post(
+            f"/cases/{case_id}/decision",
+            data={
+                "csrf": csrf,
+                "action": "confirm",
+                "reason": "nonconsensual-sexual-likeness",
+                "bank": "ncii",
+                "note": "name in file and tags",
+            },
+        )
+        assert done.status_code == 303
+        page = client.get(f"/cases/{case_id}").text
+        assert "confirmed" in page and "name in file and tags" in page
+        text_notice = client.get(f"/cases/{case_id}/notice.txt").text
+        assert "Policy clause: nonconsensual-sexual-likeness" in text_notice
+        notice = client.get(f"/cases/{case_id}/notice.json").json()
+        assert notice["hashes"]["sha256"] == "a" * 64 and notice["deadline"]
+        rows = list(csv.DictReader(io.StringIO(client.get("/exports/confirmed.csv").text)))
+        assert [r["sha256"] for r in rows] == ["a" * 64]
+        assert list(rows[0]) == list(review.BANK_COLUMNS)
+        lines = client.get("/exports/confirmed.jsonl").text.splitlines()
+        assert json.loads(lines[0])["reason"] == "nonconsensual-sexual-likeness"
+        client.cookies.clear()
+        login(client, "admin")
+        audit = client.get(f"/audit?target=case:{case_id}").text
+        assert "case.confirm" in audit and "reviewer" in audit
+        exported = client.get("/audit/export.csv").text
+        assert "case.confirm" in exported.splitlines()[-1] or "case.confirm" in exported
+        jsonl = [json.loads(x) for x in client.get("/audit/export.jsonl").text.splitlines()]
+        confirm = next(x for x in jsonl if x["action"] == "case.confirm")
+        assert confirm["before"]["status"] == "open" and confirm["after"]["bank"] == "ncii"
+
+
+def test_admin_manages_users_and_tokens_in_the_browser_forms(sqlite_engine: Engine) -> None:
+    seed_users(sqlite_engine)
+    with make_client(sqlite_engine) as client:
+        csrf = login(client, "admin")
+        made = client.post(
+            "/admin/users",
+            data={"csrf": csrf, "name": "dana", "role": "reviewer", "password": "x" * 14},
+        )
+        assert made.status_code == 303
+        user = review.get_user(sqlite_engine, "dana")
+        assert user is not None and user.must_change_password
+        token_page = client.post("/admin/users/dana/token", data={"csrf": csrf}).text
+        token = re.search(r'id="new-token">(lgt_[^<]+)<', token_page)
+        assert token is not None and review.user_for_token(sqlite_engine, token.group(1))
+        assert client.post("/admin/users/dana/disable", data={"csrf": csrf}).status_code == 303
+        assert review.user_for_token(sqlite_engine, token.group(1)) is None
+        assert client.post("/admin/users/admin/disable", data={"csrf": csrf}).status_code == 400
+
+
+def test_takedown_form_status_link_and_withdraw(sqlite_engine: Engine, tmp_path: Path) -> None:
+    ids = seed_catalog(sqlite_engine, tmp_path)
+    with make_client(sqlite_engine) as client:
+        csrf = csrf_of(client.get("/takedown").text)
+        done = client.post(
+            "/takedown",
+            data={
+                "csrf": csrf,
+                "names": "Jane Roe",
+                "aliases": "J Roe",
+                "handles": "@janeroe",
+                "links": "https://huggingface.co/someone/jane-roe-reup",
+                "contact": "jane@example.org",
+                "relation": "self",
+                "statement": "yes",
+            },
+        )
+        assert done.status_code == 200
+        number = re.search(r'id="td-number">(TD-[0-9A-F]+)<', done.text)
+        link = re.search(r'id="status-link" class="mono break" href="([^"]+)"', done.text)
+        assert number and link
+        assert "searching" in client.get(link.group(1)).text
+        review.process_takedowns(sqlite_engine)
+        status = client.get(link.group(1)).text
+        assert number.group(1) in status and "someone/jane-roe-reup" in status
+        assert "under review" in status
+        assert case_of(sqlite_engine, ids["mirror"])
+        withdrawn = client.post(link.group(1) + "/withdraw", data={"csrf": csrf_of(status)})
+        assert withdrawn.status_code == 200 and "deleted" in withdrawn.text
+        assert client.get(link.group(1)).status_code == 404
+    assert review.takedown_count(sqlite_engine) == 0
+    dump = json.dumps([e.to_json() for e in review.iter_audit(sqlite_engine)])
+    assert "jane@example.org" not in dump and "janeroe" not in dump
+
+
+def test_takedown_form_needs_the_statement(sqlite_engine: Engine) -> None:
+    with make_client(sqlite_engine) as client:
+        csrf = csrf_of(client.get("/takedown").text)
+        resp = client.post(
+            "/takedown",
+            data={"csrf": csrf, "names": "Jane Roe", "contact": "x@y.z", "relation": "self"},
+        )
+        assert resp.status_code == 400 and "x@y.z" not in resp.text
+    assert review.takedown_count(sqlite_engine) == 0
