@@ -37,8 +37,10 @@ from likenessguard.pipeline.executors.base import Executor, Outcome, describe_ex
 T = TypeVar("T")
 R = TypeVar("R")
 
-# Modules the forkserver imports once, before forking any worker.
+# Modules the forkserver imports once, before forking any worker. ``__main__``
+# first: without it every worker re-runs the main script's imports on start.
 FORKSERVER_PRELOAD: tuple[str, ...] = (
+    "__main__",
     "likenessguard.pipeline.work",
     "likenessguard.artifacts.open",
     "likenessguard.hashing.file_hashes",
