@@ -78,6 +78,8 @@ def listing_evidence(record: Mapping[str, Any], source: str = "listing") -> list
         return out
 
     add("name", record.get("name"), "title")
+    # Bounty / request texts ("make a LoRA of <person>, full body").
+    add("text", record.get("text"), "request")
     add("type", record.get("type"), "type")
     for t in texts(record.get("tags")):
         out.append(Evidence(source, "tags", t, "tag"))

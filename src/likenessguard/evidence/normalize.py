@@ -51,19 +51,31 @@ def _strip_accents(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
-def _tokens(text: str) -> list[str]:
-    """Split on anything that is neither a letter/digit nor a leet symbol (one pass)."""
+def _tokens(text: str) -> tuple[list[str], list[bool]]:
+    """Split on anything that is neither a letter/digit nor a leet symbol (one pass).
+
+    Also returns, per token, whether the separator before it held whitespace:
+    ``j.a.n.e r.o.e`` spells two words, ``c h a r l i`` one.
+    """
     out: list[str] = []
+    spaced: list[bool] = []
     buf: list[str] = []
+    saw_space = False
     for ch in text:
         if ch.isalnum() or ch in _KEEP:
+            if not buf:
+                spaced.append(saw_space)
+                saw_space = False
             buf.append(ch)
-        elif buf:
-            out.append("".join(buf))
-            buf = []
+        else:
+            if buf:
+                out.append("".join(buf))
+                buf = []
+            if ch.isspace():
+                saw_space = True
     if buf:
         out.append("".join(buf))
-    return out
+    return out, spaced
 
 
 def _deleet(token: str) -> str:
@@ -74,28 +86,44 @@ def _deleet(token: str) -> str:
     return token.translate(_LEET)
 
 
-def _join_spelled(tokens: list[str]) -> list[str]:
-    """Join runs of three or more one-letter tokens: ``c h a r l i`` -> ``charli``."""
+def _join_spelled(tokens: list[str], spaced: list[bool]) -> list[str]:
+    """Join runs of three or more one-letter tokens: ``c h a r l i`` -> ``charli``.
+
+    A run keeps the kind of separator it started with (spaces or punctuation),
+    so ``j.a.n.e r.o.e`` gives ``jane roe``.
+    """
     out: list[str] = []
     run: list[str] = []
-    for tok in tokens:
-        if len(tok) == 1 and tok.isalpha():
+    kind: bool | None = None
+
+    def flush() -> None:
+        out.extend(["".join(run)] if len(run) >= 3 else run)
+        run.clear()
+
+    for tok, sp in zip(tokens, spaced, strict=True):
+        single = len(tok) == 1 and tok.isalpha()
+        if single and run and (kind is None or kind == sp):
+            kind = sp
             run.append(tok)
             continue
         if run:
-            out.extend(["".join(run)] if len(run) >= 3 else run)
-            run = []
-        out.append(tok)
+            flush()
+        kind = None
+        if single:
+            run.append(tok)
+        else:
+            out.append(tok)
     if run:
-        out.extend(["".join(run)] if len(run) >= 3 else run)
+        flush()
     return out
 
 
-def normalize(text: str) -> str:
+def normalize(text: str, *, leet: bool = True) -> str:
     """Fold ``text`` to a canonical lowercase ASCII-ish form with single spaces.
 
     NFKC, zero-width removal, case-fold, accent stripping, homoglyph folding,
-    leetspeak inside words, every separator to one space, spelled-out letters joined.
+    leetspeak inside words (unless ``leet`` is false: ages like ``13yo`` need the
+    digits), every separator to one space, spelled-out letters joined.
 
     >>> normalize("Ｃｈ４ｒｌｉ_D'Ａmélio")
     'charli d amelio'
@@ -106,8 +134,14 @@ def normalize(text: str) -> str:
         return ""
     text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE).casefold()
     text = _strip_accents(text).translate(_HOMOGLYPHS)
-    tokens = [_deleet(t) for t in _tokens(text)]
-    return " ".join(t for t in _join_spelled(tokens) if t)
+    tokens, spaced = _tokens(text)
+    if leet:
+        tokens = [_deleet(t) for t in tokens]
+    joined = _join_spelled(tokens, spaced)
+    # Short runs left over ("a.b c d") would join on a second pass: join them now,
+    # so normalize(normalize(x)) == normalize(x).
+    joined = _join_spelled(joined, [True] * len(joined))
+    return " ".join(t for t in joined if t)
 
 
 def compact(text: str) -> str:

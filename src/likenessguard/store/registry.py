@@ -215,3 +215,68 @@ def import_subjects(
         except ConfigError as exc:
             errors.append(f"{p}: {exc}")
     return ids, errors
+
+
+def records_by_hash(engine: Engine, value: str, limit: int = 20) -> list[dict[str, Any]]:
+    """Stored scan records whose file has this hash (sha256, AutoV3, AutoV2, or a >= 8 hex prefix).
+
+    Used by the guard to judge LoRAs a generation request references.
+    """
+    from sqlalchemy import func, or_
+
+    from likenessguard.store.models.core import ArtifactRow
+
+    h = value.strip().lower()
+    if len(h) < 8 or any(c not in "0123456789abcdef" for c in h):
+        return []
+    cond = or_(
+        func.lower(ArtifactRow.sha256).startswith(h),
+        func.lower(ArtifactRow.autov3).startswith(h),
+        func.lower(ArtifactRow.autov2) == h[:10],
+    )
+    try:
+        with Session(engine) as s:
+            rows = s.scalars(select(ArtifactRow.record).where(cond).limit(limit)).all()
+    except SQLAlchemyError as exc:
+        raise StoreError(f"couldn't look up hash {value!r} in {safe_url(engine)}: {exc}") from exc
+    return [dict(r) for r in rows if isinstance(r, dict)]
+
+
+def search_subject(engine: Engine, subject: str, batch: int = 500) -> list[tuple[str, Any]]:
+    """Re-judge every stored record against one registry subject, from stored evidence.
+
+    Returns ``(uri, verdict)`` for each record on which the subject is now found,
+    without re-reading any file (the scan stored a bounded evidence list in each
+    record). Call it after :func:`add_subject` to find every copy already in the catalog.
+    """
+    from likenessguard.registry.base import Registry
+    from likenessguard.store.models.core import ArtifactRow
+    from likenessguard.verdicts.judge import rejudge_record
+
+    subj = get_subject(engine, subject)
+    if subj is None:
+        return []
+    registry = Registry([subj])
+    out: list[tuple[str, Any]] = []
+    last = 0
+    try:
+        with Session(engine) as s:
+            while True:
+                rows = s.execute(
+                    select(ArtifactRow.id, ArtifactRow.uri, ArtifactRow.record)
+                    .where(ArtifactRow.id > last)
+                    .order_by(ArtifactRow.id)
+                    .limit(batch)
+                ).all()
+                if not rows:
+                    break
+                for rid, uri, record in rows:
+                    last = rid
+                    if not isinstance(record, dict):
+                        continue
+                    v = rejudge_record(record, registry)
+                    if v is not None and v.subject == subj.id:
+                        out.append((uri, v))
+    except SQLAlchemyError as exc:
+        raise StoreError(f"couldn't search the catalog at {safe_url(engine)}: {exc}") from exc
+    return out

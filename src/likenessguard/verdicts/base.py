@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from likenessguard.evidence.base import Evidence
 
@@ -89,3 +89,38 @@ class Verdict:
     def score(self) -> float:
         """The highest label score that fired (0 when none did), for queue ordering."""
         return max((r.score for r in self.labels.values() if r.fired), default=0.0)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What every detector sees about one artifact, computed once by ``judge``.
+
+    Attributes:
+        evidence: the evidence items (detectors cite from these).
+        features: hashed feature ids of all the evidence (``verdicts.features``).
+        condition: ``full`` when a name, tags or description are present,
+            ``disguised`` when only triggers, file names and prompts are
+            (chooses the learned model; see docs/policy.md).
+        registry_hits: protected-person registry matches, strongest first.
+    """
+
+    evidence: tuple[Evidence, ...]
+    features: tuple[int, ...] = ()
+    condition: str = "full"
+    registry_hits: tuple[Any, ...] = ()
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """Scores one label from :class:`Facts`."""
+
+    label: Label
+
+    def detect(self, facts: Facts) -> LabelResult:
+        """Return the label's score in [0, 1], whether it crossed the policy
+        threshold, and the evidence items that made it fire (quoted as found).
+
+        Must be deterministic, must not raise on odd evidence, and must cite
+        at least one evidence item whenever it fires.
+        """
+        ...

@@ -1,0 +1,172 @@
+"""Evidence -> hashed sparse features, shared by training and inference.
+
+The learned models (``model.py``) see evidence through this one function, so
+a model trained on listings applies unchanged to safetensors metadata, cards
+and sidecars: every evidence *signal* maps to a field group (names, tags,
+triggers, prompts, descriptions, base model, type), and features are words,
+word pairs, in-word character trigrams of names and triggers, and rule
+signals (a real-person name from the shipped list, a "first last" name
+structure, explicit / minor-risk vocabulary, declared person tags,
+fiction/style counter-tags) tagged with their group. Features are hashed with
+CRC-32 into ``2**DIM_BITS`` buckets: deterministic across runs and machines.
+
+``FEATURE_VERSION`` is stored with each trained model; changing anything
+here means retraining (``scripts/train_text_model.py``).
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Iterable, Sequence
+from itertools import pairwise
+
+from likenessguard.evidence.base import Evidence
+from likenessguard.evidence.normalize import camel_split, normalize
+from likenessguard.verdicts import lexicon
+
+FEATURE_VERSION = 4
+DIM_BITS = 18
+DIM = 1 << DIM_BITS
+
+GROUP = {
+    "title": "n",
+    "name": "n",
+    "handle": "n",
+    "request": "n",
+    "version": "v",
+    "tag": "t",
+    "class": "t",
+    "trigger": "w",
+    "dataset-dir": "w",
+    "prompt": "p",
+    "caption": "p",
+    "description": "d",
+    "base-model": "b",
+    "type": "y",
+}
+NAME_LIKE = frozenset("nvw")
+BIGRAM_GROUPS = frozenset("ntwpv")
+# File extensions carry no meaning and would dominate name features.
+_EXT = re.compile(r"\.(safetensors|ckpt|pt|pth|bin|zip|gguf|sft|lora)$", re.IGNORECASE)
+MAX_WORDS_PER_ITEM = 400
+
+
+def evidence_words(ev: Evidence) -> list[str]:
+    """The normalised words of one evidence item (names camel-split, extensions dropped)."""
+    text = ev.text
+    if GROUP.get(ev.signal) in NAME_LIKE:
+        text = camel_split(_EXT.sub("", text))
+    return normalize(text).split()[:MAX_WORDS_PER_ITEM]
+
+
+def word_shape(text: str) -> str:
+    """Capitalisation shape of the first four words: ``Jane Roe`` -> ``Aa Aa``."""
+    out: list[str] = []
+    for w in text.split()[:4]:
+        if any(c.isdigit() for c in w):
+            out.append("9")
+        elif w[:1].isupper() and w[1:2].islower():
+            out.append("Aa")
+        elif w.isupper() and len(w) > 1:
+            out.append("AA")
+        elif w[:1].islower():
+            out.append("a")
+        else:
+            out.append("x")
+    return " ".join(out)
+
+
+def _bucket(n: int) -> str:
+    return "0" if n == 0 else "1" if n == 1 else "2" if n <= 3 else "4"
+
+
+def feature_tokens(evidence: Iterable[Evidence]) -> set[str]:
+    """The set of feature strings for an artifact's (or listing's) evidence."""
+    feats: set[str] = set()
+    counts: dict[str, int] = {}
+    poi = lexicon.poi_names()
+    firsts = lexicon.first_names()
+    explicit = lexicon.explicit()
+    young = lexicon.young_list()
+    ptags = lexicon.person_tags()
+    ftags = lexicon.fiction_tags()
+    bases = lexicon.porn_bases()
+    cfirst = lexicon.census_first()
+    clast = lexicon.census_last()
+    stop = lexicon.NOT_NAMES
+    tag_total = 0
+    tag_explicit = 0
+    for ev in evidence:
+        g = GROUP.get(ev.signal)
+        if g is None:
+            continue
+        ws = evidence_words(ev)
+        if not ws:
+            continue
+        counts[g] = counts.get(g, 0) + 1
+        for w in ws:
+            if w.isdigit():
+                feats.add(f"{g}|#")
+                continue
+            feats.add(f"{g}|{w}")
+            feats.add(f"*|{w}")
+            if g in NAME_LIKE and len(w) >= 3:
+                padded = f"<{w}>"
+                for i in range(len(padded) - 2):
+                    feats.add(f"{g}3|{padded[i : i + 3]}")
+        if g in BIGRAM_GROUPS:
+            for a, b in pairwise(ws):
+                feats.add(f"{g}|{a} {b}")
+        for name in poi.find(ws):
+            feats.add(f"R|poi|{g}")
+            feats.add("R|poi")
+            if len(name.split()) >= 2:
+                feats.add(f"R|poi2|{g}")
+        if g in NAME_LIKE or g == "t":
+            if ev.signal == "title":
+                feats.add(f"S|{word_shape(ev.text)}")
+            for i, a in enumerate(ws[:12]):
+                if a in stop or not a.isalpha():
+                    continue
+                b = ws[i + 1] if i + 1 < len(ws) else ""
+                if a in firsts and b.isalpha() and len(b) >= 3 and b not in firsts:
+                    feats.add(f"R|fname|{g}")
+                if a in cfirst:
+                    feats.add(f"R|cf|{g}")
+                    if b in clast and b not in stop:
+                        feats.add(f"R|cfl|{g}")
+                        if i == 0:
+                            feats.add(f"R|cfl0|{g}")
+        hits = explicit.find(ws)
+        if hits:
+            feats.add(f"R|x|{g}")
+            feats.add(f"R|x|{g}|{_bucket(len(set(hits)))}")
+        if young.find(ws):
+            feats.add(f"R|y|{g}")
+        if g == "t":
+            tag_total += 1
+            if hits:
+                tag_explicit += 1
+            if ptags.find(ws):
+                feats.add("R|ptag")
+            if ftags.find(ws):
+                feats.add("R|ftag")
+        if g == "b" and bases.find(ws):
+            feats.add("R|pornbase")
+    for g, c in counts.items():
+        feats.add(f"H|{g}|{_bucket(c)}")
+    if tag_total:
+        share = tag_explicit / tag_total
+        feats.add(f"R|xshare|{min(4, int(share * 5))}")
+    return feats
+
+
+def hash_features(tokens: Iterable[str]) -> list[int]:
+    """Sorted unique bucket ids of feature strings."""
+    return sorted({zlib.crc32(t.encode("utf-8")) & (DIM - 1) for t in tokens})
+
+
+def featurize(evidence: Sequence[Evidence]) -> list[int]:
+    """Bucket ids for an evidence list (what the models score)."""
+    return hash_features(feature_tokens(evidence))

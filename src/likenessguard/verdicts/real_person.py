@@ -1,0 +1,83 @@
+"""The ``real_person`` detector: does this model reproduce an identifiable real person?
+
+Signals, combined: the protected-person registry (a hit fires and names the
+subject), the learned model over every evidence feature (names, triggers,
+training tags, prompts; it has learned person-name structure, single-identity
+training sets, photographic styles and the counter-signals of anime, style and
+concept LoRAs), and full names from the shipped real-person list in names,
+titles, triggers and tags. Declared tags such as "celebrity" are features of
+the model, never enough alone.
+"""
+
+from __future__ import annotations
+
+from likenessguard.evidence.base import Evidence
+from likenessguard.registry.base import RegistryHit
+from likenessguard.verdicts import lexicon
+from likenessguard.verdicts.base import Facts, Label, LabelResult
+from likenessguard.verdicts.cite import rank_by_model
+from likenessguard.verdicts.features import GROUP, evidence_words
+from likenessguard.verdicts.model import TextModels
+from likenessguard.verdicts.policy import Policy
+
+NAME_GROUPS = frozenset("nwt")
+
+
+def name_list_hits(evidence: tuple[Evidence, ...]) -> list[tuple[Evidence, str]]:
+    """Evidence items holding a full (two-word or longer) name from the shipped list."""
+    poi = lexicon.poi_names()
+    out: list[tuple[Evidence, str]] = []
+    for ev in evidence:
+        if GROUP.get(ev.signal) not in NAME_GROUPS:
+            continue
+        for name in poi.find(evidence_words(ev)):
+            if len(name.split()) >= 2:
+                out.append((ev, name))
+                break
+    return out
+
+
+def _fiction(evidence: tuple[Evidence, ...]) -> bool:
+    ft = lexicon.fiction_tags()
+    return any(ev.signal == "tag" and ft.find(evidence_words(ev)) for ev in evidence)
+
+
+class RealPersonDetector:
+    label = Label.REAL_PERSON
+
+    def __init__(self, policy: Policy, models: TextModels | None) -> None:
+        self.policy = policy
+        self.models = models
+
+    def detect(self, facts: Facts) -> LabelResult:
+        w = self.policy.weights["real_person"]
+        model = self.models.get("real_person", facts.condition) if self.models else None
+        score = 0.0
+        if model is not None and w["model"] > 0:
+            z = model.logit(list(facts.features)) * w["model"]
+            score = 1.0 / (1.0 + pow(2.718281828459045, -max(-50.0, min(50.0, z))))
+        cited: list[Evidence] = []
+        hits: list[RegistryHit] = list(facts.registry_hits)
+        if hits:
+            score = max(score, w["registry"] * hits[0].score)
+            cited.extend(h.evidence for h in hits)
+        named = name_list_hits(facts.evidence)
+        if named and not _fiction(facts.evidence):
+            score = max(score, w["name_list"])
+        cited.extend(ev for ev, _ in named)
+        fired = score >= self.policy.threshold(self.label)
+        if fired and model is not None:
+            cited.extend(rank_by_model(model, facts.evidence, self.policy.max_cited))
+        return LabelResult(
+            round(score, 4), fired, _dedupe(cited, self.policy.max_cited) if fired else ()
+        )
+
+
+def _dedupe(items: list[Evidence], limit: int) -> tuple[Evidence, ...]:
+    out: list[Evidence] = []
+    for ev in items:
+        if ev not in out:
+            out.append(ev)
+        if len(out) >= limit:
+            break
+    return tuple(out)
