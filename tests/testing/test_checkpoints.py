@@ -195,11 +195,9 @@ def test_gguf_reads_back(tmp_path: Path) -> None:
     arch = reader.fields["general.architecture"]
     assert bytes(arch.parts[arch.data[0]]).decode() == "flux"
     names = [t.name for t in reader.tensors]
-    assert (
-        (len(names) == 10
-        and "double_blocks.0.img_attn.qkv.weight" in names)
-        or names[0] == "double_blocks.0.img_attn.qkv.weight"
-    )
+    assert (len(names) == 10 and "double_blocks.0.img_attn.qkv.weight" in names) or names[
+        0
+    ] == "double_blocks.0.img_attn.qkv.weight"
     assert "general.author" in reader.fields
     wan = gguf.GGUFReader(make_gguf(tmp_path / "wan.gguf", "wan", tensors=4))
     assert any(t.name.startswith("blocks.") for t in wan.tensors)

@@ -18,6 +18,7 @@ import numpy as np
 
 from likenessguard.testing.factory import lora_tensors, write_safetensors
 from likenessguard.testing.layouts import SD_FAMILIES
+from likenessguard.testing.torch_pickle import zip_member
 
 GGUF_ARCHITECTURES: dict[str, str] = {
     # ComfyUI-GGUF's names for the model families it converts.
@@ -180,13 +181,16 @@ def make_zip(
     *,
     compression: int = zipfile.ZIP_DEFLATED,
 ) -> Path:
-    """Write a zip archive: member name -> bytes, text, or a file to copy in."""
+    """Write a zip archive: member name -> bytes, text, or a file to copy in.
+
+    Members carry a fixed timestamp, so the archive is byte-identical on every run.
+    """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(p, "w", compression=compression) as zf:
         for name, content in members.items():
             if isinstance(content, Path):
-                zf.write(content, name)
+                zf.writestr(zip_member(name, compression), content.read_bytes())
             else:
-                zf.writestr(name, content)
+                zf.writestr(zip_member(name, compression), content)
     return p

@@ -288,7 +288,7 @@ class _Builder:
         sd_model_name: str | None = None,
         comment: str | None = None,
     ) -> dict[str, str]:
-        tags = default_tag_table(person.trigger, person.class_word, seed=self.file_seed(), size=120)
+        tags = default_tag_table(person.trigger, person.class_word, seed=self.file_seed())
         tags.update(_PHOTO_TAGS)
         if sexual:
             tags.update(_SEXUAL_TAGS)
@@ -448,6 +448,10 @@ def _people(b: _Builder) -> None:
             make_civitai_info(path, listing)
         _preview(d, path, f"photo of {person.trigger} {person.class_word}", len(b.repos), family)
         b.originals[name] = path
+        if name == "jane-roe-xl":
+            # An intermediate epoch saved by the trainer: other weights, same subject.
+            epoch = dict(meta, ss_epoch="6", ss_steps="1200")
+            b.lora(repo, d / f"{out_name}-000006.safetensors", family, modules=10, meta=epoch)
         if banned:
             b.banned.append(
                 {
@@ -774,7 +778,7 @@ def _style_repo(b: _Builder, i: int) -> None:
         family,
         scheme=scheme,
         modules=6,
-        rank=4,
+        rank=2,
         alpha=2.0,
         meta=meta,
     )
@@ -791,6 +795,17 @@ def _style_repo(b: _Builder, i: int) -> None:
         b.originals["ink-sketch-style"] = path
     if i % 4 == 0:
         _preview(d, path, f"a lighthouse on a cliff, {trigger} style", i, family)
+    if i % 3 == 1:
+        # Authors often keep an earlier version next to the current one.
+        b.lora(
+            repo,
+            path.with_name(path.stem + "_v1.safetensors"),
+            family,
+            scheme=scheme,
+            modules=6,
+            rank=2,
+            meta=meta,
+        )
 
 
 def _concept_repo(b: _Builder, i: int) -> None:
@@ -818,7 +833,7 @@ def _concept_repo(b: _Builder, i: int) -> None:
         family,
         kind=kind,
         modules=6,
-        rank=4,
+        rank=2,
         meta=meta,
     )
     make_model_card(
@@ -853,7 +868,7 @@ def _anime_repo(b: _Builder, i: int) -> None:
         base_model=family,
         seed=b.file_seed(),
     )
-    b.lora(repo, d / f"{slug.replace('-', '_')}.safetensors", family, modules=6, rank=4, meta=meta)
+    b.lora(repo, d / f"{slug.replace('-', '_')}.safetensors", family, modules=6, rank=2, meta=meta)
     make_model_card(
         d,
         title=f"{character} ({franchise}) character LoRA",
@@ -894,7 +909,7 @@ def _woman_concept_repo(b: _Builder, i: int) -> None:
         repeats=1,
         seed=b.file_seed(),
     )
-    b.lora(repo, d / f"{name.replace('-', '_')}.safetensors", family, modules=6, rank=4, meta=meta)
+    b.lora(repo, d / f"{name.replace('-', '_')}.safetensors", family, modules=6, rank=2, meta=meta)
     make_model_card(
         d,
         title=name.replace("-", " ").title(),
@@ -921,7 +936,7 @@ def _nsfw_concept_repo(b: _Builder, i: int) -> None:
         repeats=1,
         seed=b.file_seed(),
     )
-    b.lora(repo, d / f"{name.replace('-', '_')}.safetensors", "sdxl", modules=6, rank=4, meta=meta)
+    b.lora(repo, d / f"{name.replace('-', '_')}.safetensors", "sdxl", modules=6, rank=2, meta=meta)
     make_model_card(
         d,
         title=name.replace("-", " ").title(),

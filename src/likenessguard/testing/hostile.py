@@ -36,6 +36,8 @@ from likenessguard.testing.torch_pickle import (
     Global,
     pickle_with_storages,
     torch_legacy_bytes,
+    torch_zip_from_parts,
+    zip_member,
 )
 
 HOSTILE_CASES: dict[str, str] = {
@@ -163,16 +165,7 @@ def hostile_pickle_bytes(case: str, directory: str | Path, *, zip_format: bool =
     if not zip_format:
         return torch_legacy_bytes(obj)
     data_pkl, storages = pickle_with_storages(obj)
-    out = Path(directory) / f".{case}.tmp"
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as zf:
-        zf.writestr("archive/data.pkl", data_pkl)
-        zf.writestr("archive/byteorder", "little")
-        for key, _, raw in storages:
-            zf.writestr(f"archive/data/{key}", raw)
-        zf.writestr("archive/version", "3\n")
-    raw_zip = out.read_bytes()
-    out.unlink()
-    return raw_zip
+    return torch_zip_from_parts(data_pkl, storages)
 
 
 def zip_bomb_bytes(member: str = "model.safetensors", size: int = 1 << 30) -> bytes:
@@ -284,7 +277,7 @@ def build_hostile_corpus(directory: str | Path) -> dict[str, Path]:
     out["zip_bomb"] = bomb
     traversal = d / "zip_path_traversal.zip"
     with zipfile.ZipFile(traversal, "w") as zf:
-        zf.writestr("../../escape.safetensors", _st(*_valid_parts()))
+        zf.writestr(zip_member("../../escape.safetensors"), _st(*_valid_parts()))
     out["zip_path_traversal"] = traversal
     gguf_bad = d / "gguf_bad_magic.gguf"
     gguf_bad.write_bytes(b"GGUX" + struct.pack("<IQQ", 3, 1, 1) + b"\0" * 64)

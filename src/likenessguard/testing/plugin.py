@@ -3,6 +3,8 @@
 ``catalog_url`` runs a test once per backend: a fresh SQLite file, and a fresh
 PostgreSQL database on the local server (``LIKENESSGUARD_TEST_PG``, default
 ``postgresql://postgres@127.0.0.1:5432/postgres``) that is dropped afterwards.
+``demo_hub`` and ``hostile_corpus`` build the fixture hub and the hostile inputs
+once per session, for end-to-end tests.
 """
 
 from __future__ import annotations
@@ -11,8 +13,12 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from likenessguard.testing.demo import DemoHub
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -60,3 +66,22 @@ def catalog_url(request: pytest.FixtureRequest) -> str:
     """A fresh catalog URL, once on SQLite and once on PostgreSQL."""
     name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
     return str(request.getfixturevalue(name))
+
+
+@pytest.fixture(scope="session")
+def demo_hub(tmp_path_factory: pytest.TempPathFactory) -> DemoHub:
+    """The 200-repo demo hub (``likenessguard.testing.demo.DemoHub``), built once per session.
+
+    Read-only: tests that modify files should build their own with ``build_demo_hub``.
+    """
+    from likenessguard.testing.demo import build_demo_hub
+
+    return build_demo_hub(tmp_path_factory.mktemp("demo_hub"), repos=200, seed=0)
+
+
+@pytest.fixture(scope="session")
+def hostile_corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every hostile input of ``likenessguard.testing.hostile`` (case name -> path), built once."""
+    from likenessguard.testing.hostile import build_hostile_corpus
+
+    return build_hostile_corpus(tmp_path_factory.mktemp("hostile"))

@@ -181,18 +181,40 @@ def pickle_with_storages(
     return buf.getvalue(), storages
 
 
+FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+"""Zip member timestamp: fixed, so fixtures are byte-identical for a seed."""
+
+
+def zip_member(name: str, compress_type: int = zipfile.ZIP_STORED) -> zipfile.ZipInfo:
+    """A zip member header with :data:`FIXED_ZIP_TIME` (``writestr(name)`` stamps the clock)."""
+    info = zipfile.ZipInfo(name, date_time=FIXED_ZIP_TIME)
+    info.compress_type = compress_type
+    info.external_attr = 0o644 << 16
+    return info
+
+
+def torch_zip_from_parts(
+    data_pkl: bytes, storages: list[tuple[str, str, bytes]], *, archive: str = "archive"
+) -> bytes:
+    """Assemble the torch zip layout from a pickle and its storages (see the module docstring)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as zf:
+        zf.writestr(zip_member(f"{archive}/data.pkl"), data_pkl)
+        zf.writestr(zip_member(f"{archive}/byteorder"), "little")
+        for key, _, raw in storages:
+            zf.writestr(zip_member(f"{archive}/data/{key}"), raw)
+        zf.writestr(zip_member(f"{archive}/version"), "3\n")
+        zf.writestr(
+            zip_member(f"{archive}/.data/serialization_id"),
+            "1234567890123456789012345678901234567890",
+        )
+    return out.getvalue()
+
+
 def torch_zip_bytes(obj: Any, *, dtype: str = "F16", archive: str = "archive") -> bytes:
     """The bytes of ``torch.save(obj, f)`` in the zip layout (see the module docstring)."""
     data_pkl, storages = pickle_with_storages(obj, dtype=dtype)
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as zf:
-        zf.writestr(f"{archive}/data.pkl", data_pkl)
-        zf.writestr(f"{archive}/byteorder", "little")
-        for key, _, raw in storages:
-            zf.writestr(f"{archive}/data/{key}", raw)
-        zf.writestr(f"{archive}/version", "3\n")
-        zf.writestr(f"{archive}/.data/serialization_id", "1234567890123456789012345678901234567890")
-    return out.getvalue()
+    return torch_zip_from_parts(data_pkl, storages, archive=archive)
 
 
 def torch_legacy_bytes(obj: Any, *, dtype: str = "F16") -> bytes:
