@@ -14,8 +14,8 @@ from likenessguard.web.settings import WebSettings
 
 # Filter values reach SQL as bound parameters; the patterns keep out what no hub
 # name contains anyway (and NUL bytes, which PostgreSQL refuses).
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:/ -]{0,127}$"
-SUBJECT_PATTERN = r"^[^\x00-\x1f\x7f]{1,256}$"
+NAME_PATTERN = r"^([A-Za-z0-9][A-Za-z0-9_.:/ -]{0,127})?$"
+SUBJECT_PATTERN = r"^[^\x00-\x1f\x7f]{0,256}$"
 CURSOR_PATTERN = r"^[0-9]{32}$"
 MAX_ID = 2**62
 
@@ -49,15 +49,20 @@ Db = Annotated[Engine, Depends(engine_of)]
 Csrf = Annotated[None, Depends(check_csrf)]
 
 
+def _blank(value: str | None) -> str | None:
+    # A plain GET form sends every filter, empty ones as "": empty means "any".
+    return value or None
+
+
 def queue_filter(
     *,
     user: Viewer,
     queue: Annotated[str, Query(pattern="^(main|escalation)$")] = "main",
     status: Annotated[
-        str | None, Query(pattern="^(open|confirmed|dismissed|escalated|any)$")
+        str | None, Query(pattern="^(open|confirmed|dismissed|escalated|any)?$")
     ] = None,
-    severity: Annotated[str | None, Query(pattern="^(critical|high|medium|low|none)$")] = None,
-    label: Annotated[str | None, Query(pattern="^(real_person|sexual|minor_risk)$")] = None,
+    severity: Annotated[str | None, Query(pattern="^(critical|high|medium|low|none)?$")] = None,
+    label: Annotated[str | None, Query(pattern="^(real_person|sexual|minor_risk)?$")] = None,
     hub: Annotated[str | None, Query(pattern=NAME_PATTERN)] = None,
     bank: Annotated[str | None, Query(pattern=NAME_PATTERN)] = None,
     base_family: Annotated[str | None, Query(pattern=NAME_PATTERN)] = None,
@@ -67,18 +72,19 @@ def queue_filter(
     if queue == "escalation" and not user.can("admin"):
         raise HTTPException(403, "the escalation queue is for admins")
     default_status = "escalated" if queue == "escalation" else "open"
+    status = _blank(status)
     chosen = default_status if status is None else (None if status == "any" else status)
     assert chosen is None or chosen in CASE_STATUSES
-    assert label is None or label in LABELS
+    assert not label or label in LABELS
     return QueueFilter(
         queue=queue,
         status=chosen,
         severity=Severity.parse(severity) if severity else None,
-        label=label,
-        hub=hub,
-        bank=bank,
-        base_family=base_family,
-        subject=subject,
+        label=_blank(label),
+        hub=_blank(hub),
+        bank=_blank(bank),
+        base_family=_blank(base_family),
+        subject=_blank(subject),
     )
 
 

@@ -1,0 +1,1 @@
+"""Browser tests: the review app driven in headless Chromium."""
