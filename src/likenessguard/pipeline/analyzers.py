@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from likenessguard.errors import UsageError
 from likenessguard.pipeline.base import Analyzer
 
 
@@ -23,6 +24,15 @@ def build_analyzers(settings: Mapping[str, str], banks: Sequence[str] = ()) -> l
     Returns:
         The analyzer list to hand to ``Scanner(analyzers=...)``. Until the verdict
         and bank analyzers are wired in, it is empty and scans read and hash only.
+
+    Raises:
+        UsageError: banks were named but no bank matcher is wired in; refusing
+            beats a scan that silently matched nothing.
     """
     analyzers: list[Analyzer] = []
+    if banks:
+        raise UsageError(
+            f"--bank {banks[0]}: bank matching is not wired into scan in this build; "
+            "scan without --bank, then match the catalog against the bank"
+        )
     return analyzers
