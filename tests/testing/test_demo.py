@@ -196,7 +196,7 @@ def test_identification_truth_matches_the_files(demo_hub: DemoHub) -> None:
         path = root / f["path"]
         if (
             f["broken"]
-            or f["format"] != "safetensors"
+            or f["format"] not in ("safetensors", "diffusers")
             or f["kind"] not in ("lora", "lycoris", "dora")
         ):
             continue

@@ -97,7 +97,7 @@ LINCOLN = Person("Abraham Lincoln", "lncln", "man", real=True)
 @dataclass
 class _FileRecord:
     path: str
-    format: str
+    format: str | None
     kind: str
     base_family: str | None
     key_scheme: str | None
@@ -229,7 +229,7 @@ class _Builder:
         self,
         repo: _Repo,
         path: Path,
-        fmt: str,
+        fmt: str | None,
         kind: str,
         family: str | None,
         scheme: str | None,
@@ -272,7 +272,8 @@ class _Builder:
             te=te,
         )
         write_safetensors(path, tensors, meta, dtype)
-        scheme_out = "lycoris" if kind in ("locon", "loha", "lokr") else scheme
+        # LoCon keeps kohya key names; LoHa and LoKr have their own (hada_*, lokr_*).
+        scheme_out = "lycoris" if kind in ("loha", "lokr") else scheme
         kind_out = {"locon": "lycoris", "loha": "lycoris", "lokr": "lycoris"}.get(kind, kind)
         self.record(repo, path, "safetensors", kind_out, family, scheme_out)
         return path
@@ -621,10 +622,11 @@ def _copies(b: _Builder) -> None:
             tensors, _ = read_safetensors(src)
             peft = convert_lora(tensors, family, "diffusers_peft")
             write_safetensors(dst, peft, None, "F16")
+            # Named as diffusers saves LoRAs, so readers treat it as a diffusers file.
             b.record(
                 repo,
                 dst,
-                "safetensors",
+                "diffusers",
                 "lora",
                 family,
                 "diffusers_peft",
@@ -1001,7 +1003,8 @@ def _other_formats(b: _Builder) -> None:
         elif what == "unsafe_pickle":
             p = d / "realisticVision_v51.ckpt"
             p.write_bytes(hostile_pickle_bytes("pickle_os_system", b.root))
-            b.record(repo, p, "pickle", "checkpoint", "sd1", "ldm", unsafe_pickle=True)
+            # One tensor only: the family is not identifiable, and the payload is the point.
+            b.record(repo, p, "pickle", "checkpoint", None, "ldm", unsafe_pickle=True)
         elif what == "checkpoint_sd3":
             p = make_checkpoint(d / f"{slug}.safetensors", "sd3", seed=b.file_seed())
             b.record(repo, p, "safetensors", "checkpoint", "sd3", "ldm")
@@ -1050,7 +1053,8 @@ def _other_formats(b: _Builder) -> None:
             case = what.removeprefix("broken_")
             p = d / f"{slug}.safetensors"
             p.write_bytes(hostile[case])
-            b.record(repo, p, "safetensors", "unknown", None, None, broken=True)
+            # Broken files have no trustworthy format: readers may call them unknown.
+            b.record(repo, p, None, "unknown", None, None, broken=True)
         make_model_card(
             d,
             title=name.replace("-", " ").title(),
