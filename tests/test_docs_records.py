@@ -29,6 +29,7 @@ from likenessguard.banks.base import Match
 from likenessguard.evidence.base import Evidence
 from likenessguard.hashing.base import FileHashes
 from likenessguard.store.records import Location, ScanRecord
+from likenessguard.testing.demo import BANNED_COLUMNS, FileTruth, RepoTruth
 from likenessguard.verdicts.base import Label, LabelResult, Severity, Verdict
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "records.md"
@@ -59,6 +60,13 @@ def full_record() -> dict[str, Any]:
     ).to_json()
 
 
+def demo_truth() -> dict[str, Any]:
+    """A demo-hub manifest line with one file (built without building the hub)."""
+    repo = RepoTruth("a/b", "copy", real_person=True, subject="Jane Roe")
+    repo.files.append(FileTruth("a/b/x.safetensors", "safetensors", "lora", "sdxl", "kohya"))
+    return repo.to_json()
+
+
 PRODUCERS: dict[str, Callable[[], list[str]]] = {
     "scan-record": lambda: list(full_record()),
     "scan-record.location": lambda: list(full_record()["location"]),
@@ -69,6 +77,10 @@ PRODUCERS: dict[str, Callable[[], list[str]]] = {
     ),
     "scan-record.match": lambda: list(full_record()["matches"][0]),
     "scan-record.finding": lambda: list(full_record()["findings"][0]),
+    "demo-manifest": lambda: list(demo_truth()),
+    "demo-manifest.labels": lambda: list(demo_truth()["labels"]),
+    "demo-manifest.file": lambda: list(demo_truth()["files"][0]),
+    "demo-banned-csv": lambda: list(BANNED_COLUMNS),
 }
 
 

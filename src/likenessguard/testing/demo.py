@@ -52,6 +52,9 @@ from likenessguard.testing.sidecars import (
     make_preview_png,
 )
 
+BANNED_COLUMNS = ("name", "sha256", "source_url", "reason")
+"""Columns of ``banned.csv``, a researcher's spreadsheet of removed models."""
+
 MIN_REPOS = 80
 """The fixed cases need this many repos; the rest are filler of the common kinds."""
 
@@ -95,7 +98,12 @@ LINCOLN = Person("Abraham Lincoln", "lncln", "man", real=True)
 
 
 @dataclass
-class _FileRecord:
+class FileTruth:
+    """The truth about one file of the demo hub (a ``files[]`` entry of ``manifest.jsonl``).
+
+    Mutable on purpose: the builder fills ``sha256`` once the file is written.
+    """
+
     path: str
     format: str | None
     kind: str
@@ -123,7 +131,9 @@ class _FileRecord:
 
 
 @dataclass
-class _Repo:
+class RepoTruth:
+    """The truth about one demo repo (a line of ``manifest.jsonl``)."""
+
     repo: str
     category: str
     real_person: bool = False
@@ -132,7 +142,7 @@ class _Repo:
     subject: str | None = None
     banned: bool = False
     text_evidence: bool = True
-    files: list[_FileRecord] = field(default_factory=list)
+    files: list[FileTruth] = field(default_factory=list)
 
     @property
     def severity(self) -> str:
@@ -209,7 +219,7 @@ class _Builder:
         self.root = root
         self.seed = seed
         self.rng = np.random.default_rng(seed)
-        self.repos: list[_Repo] = []
+        self.repos: list[RepoTruth] = []
         self.banned: list[dict[str, str]] = []
         self.originals: dict[str, Path] = {}
         self._next_seed = seed * 100_003
@@ -218,8 +228,8 @@ class _Builder:
         self._next_seed += 1
         return self._next_seed
 
-    def repo(self, author: str, name: str, category: str, **labels: Any) -> tuple[_Repo, Path]:
-        r = _Repo(f"{author}/{name}", category, **labels)
+    def repo(self, author: str, name: str, category: str, **labels: Any) -> tuple[RepoTruth, Path]:
+        r = RepoTruth(f"{author}/{name}", category, **labels)
         self.repos.append(r)
         d = self.root / author / name
         d.mkdir(parents=True, exist_ok=True)
@@ -227,15 +237,15 @@ class _Builder:
 
     def record(  # noqa: PLR0917 - positional args mirror the manifest columns
         self,
-        repo: _Repo,
+        repo: RepoTruth,
         path: Path,
         fmt: str | None,
         kind: str,
         family: str | None,
         scheme: str | None,
         **kw: Any,
-    ) -> _FileRecord:
-        rec = _FileRecord(path.relative_to(self.root).as_posix(), fmt, kind, family, scheme, **kw)
+    ) -> FileTruth:
+        rec = FileTruth(path.relative_to(self.root).as_posix(), fmt, kind, family, scheme, **kw)
         if path.is_file():
             rec.sha256 = _sha256(path)
         repo.files.append(rec)
@@ -245,7 +255,7 @@ class _Builder:
 
     def lora(
         self,
-        repo: _Repo,
+        repo: RepoTruth,
         path: Path,
         family: str,
         *,
@@ -1113,7 +1123,7 @@ def build_demo_hub(directory: str | Path, *, repos: int = 200, seed: int = 0) ->
         for e in entries:
             f.write(json.dumps(e, ensure_ascii=False, sort_keys=True) + "\n")
     with (root / "banned.csv").open("w", encoding="utf-8", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["name", "sha256", "source_url", "reason"])
+        w = csv.DictWriter(f, fieldnames=list(BANNED_COLUMNS))
         w.writeheader()
         w.writerows(b.banned)
     return DemoHub(root, entries, tuple(b.banned))
@@ -1125,4 +1135,12 @@ def load_manifest(directory: str | Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-__all__ = ["MIN_REPOS", "DemoHub", "build_demo_hub", "load_manifest"]
+__all__ = [
+    "BANNED_COLUMNS",
+    "MIN_REPOS",
+    "DemoHub",
+    "FileTruth",
+    "RepoTruth",
+    "build_demo_hub",
+    "load_manifest",
+]
