@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from likenessguard.hashing.file_hashes import hash_file
 from likenessguard.pipeline.base import Analyzer
 from likenessguard.pipeline.executors.local import ProcessExecutor
 from likenessguard.pipeline.scanner import Scanner
@@ -171,8 +172,11 @@ def test_archive_members_are_records_and_vanished_members_are_removed(
     list(Scanner(catalog).scan_paths([tmp_path / "pack"]))
     uris = set(catalog.stats_under(archive.as_uri()))
     assert uris == {archive.as_uri() + "#a.safetensors", archive.as_uri() + "#b.safetensors"}
-    members = sorted(r["member"] for r in catalog.iter_records())
-    assert members == ["a.safetensors", "b.safetensors"]
+    records = {r["member"]: r for r in catalog.iter_records()}
+    assert sorted(records) == ["a.safetensors", "b.safetensors"]
+    # A zipped copy of a banned LoRA must still match its sha256 and autov3.
+    for name, source in (("a.safetensors", a), ("b.safetensors", b)):
+        assert records[name]["hashes"] == hash_file(source).to_json()
 
     make_zip(archive, {"a.safetensors": a})
     st = archive.stat()

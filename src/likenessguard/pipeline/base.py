@@ -39,6 +39,8 @@ from likenessguard.hashing.base import FileHashes
 from likenessguard.store.records import Location
 from likenessguard.verdicts.base import Verdict
 
+_MEMBER_CHUNK = 8 << 20  # bytes per read when hashing an archive member
+
 
 @dataclass(frozen=True, slots=True)
 class StatKey:
@@ -115,6 +117,15 @@ class ScanTarget(ABC):
         """
         return None
 
+    def hash_member(self, member: str) -> FileHashes | None:
+        """All six hashes of one archive member's own bytes, or ``None`` if not available.
+
+        A banned LoRA zipped up must still match its sha256, so member records
+        carry the member's hashes, not the archive's. Only called for members
+        the reader accepted (zip-bomb limits already checked).
+        """
+        return None
+
 
 @dataclass(frozen=True)
 class LocalTarget(ScanTarget):
@@ -162,6 +173,31 @@ class LocalTarget(ScanTarget):
         if os.path.isdir(self.display):
             return None
         return hash_file(self.display, data_offset=data_offset)
+
+    def hash_member(self, member: str) -> FileHashes | None:
+        import zipfile
+        import zlib
+
+        from likenessguard.hashing.file_hashes import MultiHasher
+
+        try:
+            with zipfile.ZipFile(self.display) as zf:
+                info = zf.getinfo(member)
+                hasher = MultiHasher(total_size=info.file_size)
+                with zf.open(info) as stream:
+                    while chunk := stream.read(_MEMBER_CHUNK):
+                        hasher.update(chunk)
+        # Encrypted (RuntimeError), unsupported compression, corrupt deflate data.
+        except (
+            zipfile.BadZipFile,
+            KeyError,
+            EOFError,
+            RuntimeError,
+            NotImplementedError,
+            zlib.error,
+        ) as exc:
+            raise ValueError(f"member {member} of {self.display} is unreadable ({exc})") from None
+        return hasher.finish()
 
 
 @dataclass(frozen=True)

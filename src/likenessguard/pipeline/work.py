@@ -110,6 +110,19 @@ def _analyze(
     return _merge(results)
 
 
+def _member_hashes(
+    target: ScanTarget, artifact: Artifact
+) -> tuple[FileHashes | None, tuple[str, ...]]:
+    """The member's own hashes; none for members the reader rejected (bombs, damage)."""
+    if not artifact.ok or artifact.member is None:
+        return None, ()
+    try:
+        return target.hash_member(artifact.member), ()
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        return None, (f"couldn't hash {artifact.member} in {target.display}: {reason}",)
+
+
 def scan_target(options: ScanOptions, target: ScanTarget) -> tuple[ScanRecord, ...]:
     """Read, hash and analyze one target; return one record per artifact it holds.
 
@@ -162,7 +175,10 @@ def scan_target(options: ScanOptions, target: ScanTarget) -> tuple[ScanRecord, .
         for artifact in artifacts:
             uri = member_uri(target.uri, artifact.member)
             location = dataclasses.replace(target.location, uri=uri)
-            merged = _analyze(options, artifact, hashes, location, context)
+            own_hashes, own_errors = hashes, hash_errors
+            if artifact.member is not None and options.hash_files:
+                own_hashes, own_errors = _member_hashes(target, artifact)
+            merged = _analyze(options, artifact, own_hashes, location, context)
             kept = artifact if options.keep_tensors else dataclasses.replace(artifact, tensors=())
             records.append(
                 ScanRecord(
@@ -170,13 +186,13 @@ def scan_target(options: ScanOptions, target: ScanTarget) -> tuple[ScanRecord, .
                     size=artifact.size or target.size,
                     location=location,
                     artifact=kept,
-                    hashes=hashes,
+                    hashes=own_hashes,
                     verdict=merged["verdict"],
                     matches=merged["matches"],
                     fingerprint=merged["fingerprint"],
                     extra=merged["extra"],
                     warnings=merged["warnings"],
-                    errors=hash_errors + merged["errors"],
+                    errors=own_errors + merged["errors"],
                 )
             )
     return tuple(records)
