@@ -15,28 +15,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from likenessguard.artifacts.open import is_candidate as _readers_candidate
 from likenessguard.pipeline.base import LocalTarget
-
-# Suffixes of files readers understand; used only until ``artifacts.open.is_candidate`` exists
-# in the installed tree (it is the single source of truth once it does).
-_FALLBACK_SUFFIXES = (
-    ".safetensors",
-    ".ckpt",
-    ".pt",
-    ".pth",
-    ".bin",
-    ".gguf",
-    ".zip",
-    ".sft",
-)
-
-
-def _default_is_candidate() -> Callable[[str], bool]:
-    try:
-        from likenessguard.artifacts.open import is_candidate
-    except ImportError:  # the readers' module has not landed in this tree yet
-        return lambda path: path.lower().endswith(_FALLBACK_SUFFIXES)
-    return is_candidate  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +54,7 @@ def walk(
         paths: files and folders to scan.
         is_candidate: which files in folders to scan; defaults to the readers' own test.
     """
-    check = is_candidate or _default_is_candidate()
+    check = is_candidate or _readers_candidate
     visited: set[tuple[int, int]] = set()
     for raw in paths:
         path = os.path.abspath(os.fspath(raw))
