@@ -15,7 +15,7 @@ from likenessguard.pipeline.base import Analyzer
 from likenessguard.pipeline.executors.local import ProcessExecutor
 from likenessguard.pipeline.scanner import Scanner
 from likenessguard.store.catalog import Catalog
-from likenessguard.testing import make_lora, make_zip
+from likenessguard.testing import make_diffusers_lora_folder, make_lora, make_zip
 from likenessguard.verdicts.base import Severity
 from tests.pipeline.hostile import build_hostile
 from tests.pipeline.workers import BrokenAnalyzer, NameAnalyzer
@@ -191,3 +191,19 @@ def test_missing_paths_are_reported_not_stored(tmp_path: Path, catalog: Catalog)
     assert [e.status for e in events] == ["failed"]
     assert scanner.stats.missing == [str(tmp_path / "nowhere")]
     assert catalog.count() == 0
+
+
+def test_adapter_folders_are_one_record_and_always_reread(tmp_path: Path, catalog: Catalog) -> None:
+    root = tmp_path / "hub"
+    folder = make_diffusers_lora_folder(root / "my-adapter", rank=2, modules=8)
+    make_lora(root / "plain.safetensors", rank=2, modules=8)
+    first = list(Scanner(catalog).scan_paths([root]))
+    paths = sorted(e.record["path"] for e in first)
+    assert paths == [str(folder), str(root / "plain.safetensors")]
+    adapter = next(e.record for e in first if e.record["path"] == str(folder))
+    assert adapter["format"] == "diffusers"
+    # A file rewritten inside a folder leaves the folder's mtime alone, so the
+    # folder is re-read every time while the plain file is skipped.
+    again = {e.record["path"]: e.status for e in Scanner(catalog).scan_paths([root])}
+    assert again == {str(folder): "scanned", str(root / "plain.safetensors"): "skipped"}
+    assert catalog.count() == 2

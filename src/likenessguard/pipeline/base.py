@@ -26,6 +26,7 @@ carries the LFS sha256, so bank matching needs no file content at all.
 from __future__ import annotations
 
 import os
+import stat
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
@@ -138,12 +139,15 @@ class LocalTarget(ScanTarget):
         """Build a target from a path, using ``st`` when the walker already has it."""
         p = Path(os.path.abspath(path))
         st = st if st is not None else p.stat()
+        # A folder's mtime does not change when a file inside it is rewritten in
+        # place, so folders (diffusers adapters) get no stat key: always re-read.
+        key = None if stat.S_ISDIR(st.st_mode) else StatKey.of(st)
         return cls(
             uri=p.as_uri(),
             display=str(p),
             size=st.st_size,
             location=Location(uri=p.as_uri()),
-            stat=StatKey.of(st),
+            stat=key,
         )
 
     @property
