@@ -7,7 +7,6 @@ The schema is served at ``/api/v1/openapi.json``.
 
 from __future__ import annotations
 
-import importlib
 import json
 from typing import Annotated, Any, Literal
 
@@ -17,8 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from likenessguard.errors import UsageError
 from likenessguard.store import review
+from likenessguard.store.registry import load_registry, records_by_hash
 from likenessguard.store.review import POLICY_REASONS
 from likenessguard.verdicts.base import Severity
+from likenessguard.verdicts.guard import check_prompt
 from likenessguard.web.previews import find_previews
 from likenessguard.web.routes.common import (
     CURSOR_PATTERN,
@@ -84,6 +85,9 @@ class TakedownIn(Strict):
 
 class GuardIn(Strict):
     prompt: Annotated[str, Field(max_length=20000, pattern=r"^[^\x00]*$")]
+    lora_hashes: Annotated[
+        list[Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{8,64}$")]], Field(max_length=16)
+    ] = []
 
 
 def _visible(detail: review.CaseDetail, user: review.User) -> None:
@@ -323,12 +327,16 @@ def takedown_withdraw(engine: Db, token: TOKEN_HEADER) -> dict[str, bool]:
     return {"withdrawn": True}
 
 
-@router.post("/guard", summary="Check a generation prompt against the policy and registry")
+@router.post("/guard", summary="Check a generation prompt (and its LoRAs) against the policy")
 def guard(engine: Db, user: Viewer, _csrf: Csrf, body: GuardIn) -> dict[str, Any]:
-    try:
-        module = importlib.import_module("likenessguard.verdicts.guard")
-    except ModuleNotFoundError:
-        raise HTTPException(501, "the prompt guard is not installed in this build") from None
-    result = module.check_prompt(body.prompt)
-    to_json = getattr(result, "to_json", None)
-    return dict(to_json()) if callable(to_json) else dict(result)
+    """The generation-time guard: ``blocked`` with one reason per rule that fired.
+
+    LoRAs are looked up in this catalog by hash; people in the registry are protected.
+    """
+    registry = load_registry(engine)
+
+    def lookup(h: str) -> list[dict[str, Any]]:
+        return records_by_hash(engine, h)
+
+    result = check_prompt(body.prompt, body.lora_hashes, lookup=lookup, registry=registry)
+    return result.to_json()
