@@ -79,6 +79,8 @@ def test_rescan_reads_only_the_touched_file(models: Path, catalog: Catalog) -> N
     assert read == [str(touched)]
     assert third.stats.skipped == 5
     assert catalog.count() == 6
+    # The same scanner run again knows what it just wrote.
+    assert {e.status for e in third.scan_paths([models])} == {"skipped"}
     assert catalog.get(touched.as_uri()) == first_seen  # same content, same record
 
 

@@ -242,7 +242,8 @@ class Scanner:
         writer: CatalogWriter | None,
         worked: bool,
     ) -> ScanEvent:
-        # One event per target; an archive's extra member records are emitted first.
+        # The first record is returned; an archive's other members wait in
+        # ``_extra`` and go out with the next drain.
         datas = [r.to_json() for r in records]
         if writer is not None:
             new_uris = {r.location.uri for r in records}
@@ -252,6 +253,20 @@ class Scanner:
             stat = _stat_tuple(target) if worked else None
             for i, data in enumerate(datas):
                 writer.add(data, stat, delete_uris=gone if i == 0 else ())
+            # Keep the in-memory view in step with what was written, so a
+            # scanner that runs again sees this scan's rows, not the preload's.
+            size, mtime_ns, inode = stat if stat is not None else (target.size, None, None)
+            self._known[target.uri] = [
+                StoredStat(
+                    uri=r.location.uri,
+                    size=size,
+                    mtime_ns=mtime_ns,
+                    inode=inode,
+                    hashed=r.hashes is not None,
+                    error_count=len(d["errors"]),
+                )
+                for r, d in zip(records, datas, strict=True)
+            ]
         errored = any(d["errors"] for d in datas)
         if errored:
             self.stats.errored += 1
