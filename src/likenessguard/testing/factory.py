@@ -81,13 +81,18 @@ def from_bf16_bits(bits: npt.ArrayLike) -> FloatArray:
     return b.view(np.float32)
 
 
-def encode_tensor(array: npt.ArrayLike, dtype: str) -> bytes:
-    """Little-endian bytes of ``array`` cast to safetensors ``dtype`` (BF16: nearest even)."""
+def _encoded(array: npt.ArrayLike, dtype: str) -> np.ndarray[Any, Any]:
+    """``array`` as a contiguous little-endian array holding the bytes of safetensors ``dtype``."""
     if dtype not in _NP_DTYPES:
         raise ValueError(f"unsupported dtype {dtype!r}; expected one of {', '.join(_NP_DTYPES)}")
     if dtype == "BF16":
-        return to_bf16_bits(array).tobytes()
-    return np.ascontiguousarray(array, dtype=_NP_DTYPES[dtype]).tobytes()
+        return to_bf16_bits(array)
+    return np.ascontiguousarray(array, dtype=_NP_DTYPES[dtype])
+
+
+def encode_tensor(array: npt.ArrayLike, dtype: str) -> bytes:
+    """Little-endian bytes of ``array`` cast to safetensors ``dtype`` (BF16: nearest even)."""
+    return _encoded(array, dtype).tobytes()
 
 
 def _dtype_for(name: str, array: np.ndarray[Any, Any], dtype: str | Mapping[str, str]) -> str:
@@ -101,32 +106,42 @@ def _dtype_for(name: str, array: np.ndarray[Any, Any], dtype: str | Mapping[str,
     return native
 
 
+def _layout(
+    tensors: Mapping[str, npt.ArrayLike],
+    metadata: Mapping[str, str] | None,
+    dtype: str | Mapping[str, str],
+) -> tuple[bytes, list[np.ndarray[Any, Any]]]:
+    """The 8-byte length + padded header, and the encoded arrays in file order."""
+    header: dict[str, Any] = {}
+    if metadata:
+        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
+    arrays: list[np.ndarray[Any, Any]] = []
+    offset = 0
+    for name in sorted(tensors):
+        array = np.asarray(tensors[name])
+        dt = _dtype_for(name, array, dtype)
+        data = _encoded(array, dt)
+        header[name] = {
+            "dtype": dt,
+            "shape": list(array.shape),
+            "data_offsets": [offset, offset + data.nbytes],
+        }
+        arrays.append(data)
+        offset += data.nbytes
+    raw = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    # The format pads the header with spaces so the data region starts 8-aligned.
+    raw += b" " * (-len(raw) % 8)
+    return struct.pack("<Q", len(raw)) + raw, arrays
+
+
 def safetensors_bytes(
     tensors: Mapping[str, npt.ArrayLike],
     metadata: Mapping[str, str] | None = None,
     dtype: str | Mapping[str, str] = "F16",
 ) -> bytes:
     """The bytes :func:`write_safetensors` would write (see there)."""
-    header: dict[str, Any] = {}
-    if metadata:
-        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
-    chunks: list[bytes] = []
-    offset = 0
-    for name in sorted(tensors):
-        array = np.asarray(tensors[name])
-        dt = _dtype_for(name, array, dtype)
-        data = encode_tensor(array, dt)
-        header[name] = {
-            "dtype": dt,
-            "shape": list(array.shape),
-            "data_offsets": [offset, offset + len(data)],
-        }
-        chunks.append(data)
-        offset += len(data)
-    raw = json.dumps(header, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    # The format pads the header with spaces so the data region starts 8-aligned.
-    raw += b" " * (-len(raw) % 8)
-    return struct.pack("<Q", len(raw)) + raw + b"".join(chunks)
+    head, arrays = _layout(tensors, metadata, dtype)
+    return head + b"".join(a.tobytes() for a in arrays)
 
 
 def write_safetensors(
@@ -157,7 +172,12 @@ def write_safetensors(
     """
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_bytes(safetensors_bytes(tensors, metadata, dtype))
+    head, arrays = _layout(tensors, metadata, dtype)
+    # Stream each array's buffer: no joined copy of the whole file in memory.
+    with p.open("wb") as f:
+        f.write(head)
+        for a in arrays:
+            f.write(a.data)
     return p
 
 

@@ -1,0 +1,132 @@
+"""Fixture speed: our safetensors writer and the demo hub build, against references in the same run.
+
+Targets (issue 2, "Fixtures and demo"): the demo hub builds in under 20 s and
+stays under 60 MB; the fixture writer is no slower than 1.5x the reference
+``safetensors.numpy.save_file`` on the same arrays (tests write thousands of
+fixtures, so the writer must not be the bottleneck).
+
+- writer: a full SDXL kohya LoRA (2,958 tensors, rank 8, F16, ~57 MB), arrays
+  already F16 so both sides only serialise; median of 5 runs each.
+- demo hub: ``build_demo_hub(repos=200)`` against the reference of copying the
+  finished hub (same files, same bytes) with ``shutil.copytree``: the ratio
+  says how much of the build is generating rather than writing.
+
+Usage::
+
+    python bench/bench_fixtures.py            # updates docs/benchmarks.md
+    python bench/bench_fixtures.py --quick    # 1 run each, docs untouched
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import re
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from likenessguard.testing import kohya_metadata, lora_tensors, write_safetensors  # noqa: E402
+from likenessguard.testing.demo import build_demo_hub  # noqa: E402
+
+WRITER_TARGET = 1.5
+BUILD_TARGET_S = 20.0
+SIZE_TARGET_MB = 60.0
+DOCS = ROOT / "docs" / "benchmarks.md"
+BEGIN, END = "<!-- bench_fixtures:begin -->", "<!-- bench_fixtures:end -->"
+INTRO = "# Benchmarks\n\nEvery figure is a ratio to a reference measured in the same run.\n"
+
+
+def median_time(fn: Callable[[], object], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def update_docs(section: str) -> None:
+    text = DOCS.read_text() if DOCS.exists() else INTRO
+    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", re.S)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section, text)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    DOCS.write_text(text)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one run each; docs untouched")
+    args = parser.parse_args()
+    runs = 1 if args.quick else 5
+    from safetensors.numpy import save_file
+
+    with tempfile.TemporaryDirectory(prefix="lg-bench-fixtures-") as tmp:
+        work = Path(tmp)
+        tensors = {k: v.astype(np.float16) for k, v in lora_tensors("sdxl", seed=1).items()}
+        meta = kohya_metadata()
+        ours = median_time(
+            lambda: write_safetensors(work / "ours.safetensors", tensors, meta), runs
+        )
+        ref = median_time(lambda: save_file(tensors, str(work / "ref.safetensors"), meta), runs)
+        mb = (work / "ours.safetensors").stat().st_size / 1e6
+        writer_ratio = ours / ref
+
+        started = time.perf_counter()
+        hub = build_demo_hub(work / "hub", repos=200, seed=0)
+        build_s = time.perf_counter() - started
+        size_mb = hub.size_bytes() / 1e6
+        started = time.perf_counter()
+        shutil.copytree(work / "hub", work / "hub-copy")
+        copy_s = time.perf_counter() - started
+        build_ratio = build_s / copy_s
+
+    ok = writer_ratio <= WRITER_TARGET and build_s <= BUILD_TARGET_S and size_mb <= SIZE_TARGET_MB
+    print(f"writer: ours {ours:.3f} s, save_file {ref:.3f} s ({mb:.0f} MB): {writer_ratio:.2f}x")
+    print(
+        f"demo hub: {build_s:.1f} s, copytree {copy_s:.2f} s: {build_ratio:.1f}x; {size_mb:.1f} MB"
+    )
+    print("targets met" if ok else "TARGET MISSED")
+    if not args.quick:
+        machine = (
+            f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}"
+        )
+        section = "\n".join(
+            [
+                BEGIN,
+                "## Fixtures",
+                "",
+                f"`python bench/bench_fixtures.py` on {machine}, median of {runs} runs:",
+                "",
+                "| measurement | ours | reference | ratio | target |",
+                "|---|---|---|---|---|",
+                f"| write a full SDXL kohya LoRA ({mb:.0f} MB, 2,958 tensors, F16) | {ours:.3f} s "
+                f"| `safetensors.numpy.save_file` {ref:.3f} s | {writer_ratio:.2f}x "
+                f"| <= {WRITER_TARGET}x |",
+                f"| build the 200-repo demo hub ({size_mb:.1f} MB) | {build_s:.1f} s "
+                f"| copy the built hub {copy_s:.2f} s | {build_ratio:.1f}x "
+                f"| < {BUILD_TARGET_S:.0f} s, < {SIZE_TARGET_MB:.0f} MB |",
+                "",
+                "The demo-hub ratio is the cost of generating (random tensors, metadata, "
+                "hashes for the manifest) over only writing the same bytes.",
+                END,
+                "",
+            ]
+        )
+        update_docs(section)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
