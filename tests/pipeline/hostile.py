@@ -62,7 +62,7 @@ def build_hostile(root: Path, marker: Path) -> dict[str, Path]:
     put("evil.ckpt", payload)
     bomb = root / "bomb.zip"
     with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("model.safetensors", b"\x00" * (64 * 1024 * 1024))
+        zf.writestr("model.safetensors", b"\x00" * (8 * 1024 * 1024))
     out["bomb.zip"] = bomb
     folder = root / "folder.safetensors"
     folder.mkdir()

@@ -33,8 +33,9 @@ def models(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def catalog(tmp_path: Path) -> Iterator[Catalog]:
-    cat = Catalog.open(f"sqlite:///{tmp_path / 'catalog.db'}")
+def catalog(catalog_url: str) -> Iterator[Catalog]:
+    """The scan's catalog, once on SQLite and once on PostgreSQL."""
+    cat = Catalog.open(catalog_url)
     yield cat
     cat.close()
 
