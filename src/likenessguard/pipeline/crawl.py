@@ -209,6 +209,9 @@ class HubTarget(ScanTarget):
 
     @contextmanager
     def _open(self) -> Iterator[ByteSource]:
+        if self.mode == "listing":
+            # Listing-only crawls promise zero content bytes: analyzers get no source.
+            raise OSError(f"{self.display}: content is not read in a listing-only crawl")
         source, _ = self._fetched()
         yield source
 
@@ -230,6 +233,14 @@ class HubTarget(ScanTarget):
                 )
             ]
         with self.open() as source:
+            prefix = getattr(source, "prefix", b"")
+            if self.mode == "header" and prefix[8:9] == b"{":
+                # A safetensors header fetched within the budget: parse it as is.
+                # Alpha scalars beyond the prefix would cost a ranged request
+                # each; the parser falls back to ss_network_alpha for them.
+                from likenessguard.artifacts.safetensors import parse_safetensors_header
+
+                return [parse_safetensors_header(prefix, source.size, self.display)]
             return _read_artifacts(source, self.display)
 
     def hash(self, data_offset: int | None) -> FileHashes | None:
@@ -472,17 +483,18 @@ class Crawler:
             records = self._fingerprint_suspects(targets, records)
         # Records are committed (Scanner.run flushes before returning): now the
         # previous commit's records can go and the repos can be marked.
-        for original, fresh, files, _card in listed:
-            old = self.store.repo_states(fresh.hub, [fresh.repo]).get(fresh.repo)
+        olds = self.store.repo_states(self.spec.hub, [fresh.repo for _, fresh, _, _ in listed])
+        for _original, fresh, _files, _card in listed:
+            old = olds.get(fresh.repo)
             if old and old.last_commit and old.last_commit != fresh.revision:
                 self._forget(fresh, old.last_commit)
-            self.store.mark_repo(
-                fresh.hub,
-                fresh.repo,
-                fresh.revision,
-                last_modified=fresh.last_modified or original.last_modified,
-                files=len(files),
-            )
+        self.store.mark_repos(
+            self.spec.hub,
+            [
+                (fresh.repo, fresh.revision, fresh.last_modified or original.last_modified, len(fs))
+                for original, fresh, fs, _card in listed
+            ],
+        )
         for _repo, message in failed:
             self.stats.errors.append(message)
             self.progress(f"error: {message}", self.stats)
@@ -516,7 +528,7 @@ class Crawler:
             return records
         again = [
             hub_target(self.spec, t._file(), mode="download", card=t.card, listing=t.listing)
-            for t in dict.fromkeys(suspects)
+            for t in {t.uri: t for t in suspects}.values()
         ]
         self.stats.downloaded += len(again)
         self.progress(f"fingerprinting {len(again)} suspect file(s) (full download)", self.stats)

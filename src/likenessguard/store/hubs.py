@@ -197,6 +197,42 @@ class HubStore:
         except SQLAlchemyError as exc:
             raise self._fail(f"mark {hub} repo {repo}", exc) from exc
 
+    def mark_repos(
+        self,
+        hub: str,
+        marks: Iterable[tuple[str, str | None, datetime | None, int]],
+    ) -> int:
+        """Mark many repos crawled in one transaction: (repo, commit, last_modified, files)."""
+        now = _now()
+        values = [
+            {
+                "hub": hub,
+                "repo": repo,
+                "last_commit": commit,
+                "last_modified": modified,
+                "files": files,
+                "last_crawled": now,
+                "error": None,
+            }
+            for repo, commit, modified, files in marks
+        ]
+        if not values:
+            return 0
+        stmt = self._insert(HubRepoRow)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["hub", "repo"],
+            set_={
+                k: stmt.excluded[k]
+                for k in ("last_commit", "last_modified", "files", "last_crawled", "error")
+            },
+        )
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(stmt, values)
+        except SQLAlchemyError as exc:
+            raise self._fail(f"mark {len(values)} {hub} repos", exc) from exc
+        return len(values)
+
     def count_repos(self, hub: str) -> int:
         table = _table(HubRepoRow)
         with self.engine.connect() as conn:
