@@ -194,10 +194,11 @@ def test_gguf_reads_back(tmp_path: Path) -> None:
     reader = gguf.GGUFReader(path)
     arch = reader.fields["general.architecture"]
     assert bytes(arch.parts[arch.data[0]]).decode() == "flux"
+    shapes = dict(checkpoint_shapes("flux1"))
     names = [t.name for t in reader.tensors]
-    assert (len(names) == 10 and "double_blocks.0.img_attn.qkv.weight" in names) or names[
-        0
-    ] == "double_blocks.0.img_attn.qkv.weight"
+    assert len(names) == 10 and names[0] == "double_blocks.0.img_attn.qkv.weight"
+    for t in reader.tensors:  # GGUF stores dimensions innermost first
+        assert tuple(int(d) for d in reversed(t.shape)) == shapes[t.name]
     assert "general.author" in reader.fields
     wan = gguf.GGUFReader(make_gguf(tmp_path / "wan.gguf", "wan", tensors=4))
     assert any(t.name.startswith("blocks.") for t in wan.tensors)

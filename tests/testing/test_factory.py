@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from safetensors import safe_open
 from safetensors.numpy import load_file
 
@@ -290,3 +292,46 @@ def test_bad_arguments_are_clear() -> None:
         lora_tensors("sd9")
     with pytest.raises(ValueError, match="LyCORIS"):
         lora_tensors("sd1", "diffusers_peft", kind="loha")
+
+
+_float_arrays = st.tuples(
+    st.lists(st.integers(0, 5), min_size=0, max_size=3),
+    st.integers(0, 2**32 - 1),
+).map(lambda t: np.random.default_rng(t[1]).standard_normal(t[0], dtype=np.float32) * 100)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    tensors=st.dictionaries(
+        st.text(
+            st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=12
+        ).filter(lambda s: s != "__metadata__"),
+        _float_arrays,
+        max_size=5,
+    ),
+    metadata=st.dictionaries(st.text(max_size=8), st.text(max_size=20), max_size=4),
+    dtype=st.sampled_from(["F16", "F32", "F64", "BF16"]),
+)
+def test_any_tensors_round_trip_through_the_reference_reader(
+    tensors: dict[str, np.ndarray], metadata: dict[str, str], dtype: str
+) -> None:
+    from safetensors.numpy import load
+
+    raw = safetensors_bytes(tensors, metadata, dtype)
+    (n,) = struct.unpack("<Q", raw[:8])
+    assert (8 + n) % 8 == 0
+    header = json.loads(raw[8 : 8 + n])
+    assert header.get("__metadata__", {}) == metadata
+    if dtype == "BF16":
+        for name, arr in tensors.items():
+            b, e = header[name]["data_offsets"]
+            bits = np.frombuffer(raw[8 + n + b : 8 + n + e], dtype="<u2")
+            assert np.array_equal(
+                from_bf16_bits(bits).reshape(arr.shape), from_bf16_bits(to_bf16_bits(arr))
+            )
+        return
+    loaded = load(raw)
+    assert sorted(loaded) == sorted(tensors)
+    np_dtype = {"F16": np.float16, "F32": np.float32, "F64": np.float64}[dtype]
+    for name, arr in tensors.items():
+        assert loaded[name].tobytes() == arr.astype(np_dtype).tobytes()

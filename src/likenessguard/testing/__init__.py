@@ -21,6 +21,7 @@ from likenessguard.testing.containers import (
     make_gguf,
     make_zip,
 )
+from likenessguard.testing.demo import DemoHub, build_demo_hub, load_manifest
 from likenessguard.testing.factory import (
     BASE_MODEL_VERSIONS,
     DTYPES,
@@ -77,10 +78,12 @@ __all__ = [
     "SMALL_FACTOR",
     "SMALL_FACTOR_DIT",
     "Call",
+    "DemoHub",
     "Global",
     "Module",
     "a1111_parameters",
     "abstract_image",
+    "build_demo_hub",
     "build_hostile_corpus",
     "checkpoint_shapes",
     "civitai_listing",
@@ -92,6 +95,7 @@ __all__ = [
     "from_bf16_bits",
     "kohya_metadata",
     "ldm_checkpoint_tensors",
+    "load_manifest",
     "lora_shapes",
     "lora_tensors",
     "make_checkpoint",

@@ -65,6 +65,8 @@ def to_bf16_bits(values: npt.ArrayLike) -> npt.NDArray[np.uint16]:
     NaNs stay (quiet) NaNs; rounding may carry into the exponent and produce
     infinity for values above the bfloat16 range, as torch does.
     """
+    shape = np.shape(values)
+    # ascontiguousarray makes 0-d arrays 1-d; the shape is restored on return.
     f = np.ascontiguousarray(values, dtype=np.float32)
     bits = f.view(np.uint32).astype(np.uint64)
     rounding = ((bits >> 16) & 1) + 0x7FFF
@@ -72,7 +74,7 @@ def to_bf16_bits(values: npt.ArrayLike) -> npt.NDArray[np.uint16]:
     nan = np.isnan(f)
     if nan.any():
         out[nan] = ((bits[nan] >> 16) | 0x40).astype(np.uint16)
-    return out
+    return out.reshape(shape)
 
 
 def from_bf16_bits(bits: npt.ArrayLike) -> FloatArray:
