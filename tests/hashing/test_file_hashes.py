@@ -415,3 +415,41 @@ def test_progress_reports_every_chunk_up_to_the_size(tmp_path: Path, size: int) 
     assert seen == sorted(seen)
     assert seen == [min((i + 1) * MiB, size) for i in range(len(seen))]
     assert (seen[-1] if seen else 0) == size
+
+
+@pytest.mark.parametrize("size", [3 * MiB, 20 * MiB])  # the inline and the threaded path
+def test_a_file_that_grows_while_read_is_an_error_not_a_wrong_hash(
+    tmp_path: Path, size: int
+) -> None:
+    path = tmp_path / "uploading.safetensors"
+    path.write_bytes(random_bytes(size))
+
+    def append_once(position: int) -> None:
+        if position == MiB:
+            with path.open("ab") as f:
+                f.write(b"more" * 1000)
+
+    with pytest.raises(ValueError) as info:
+        hash_file(path, chunk_size=MiB, on_progress=append_once)
+    assert str(info.value) == (
+        f"{path}: expected {size} bytes but got {size + 4000}: the stream was truncated "
+        "or the file changed while it was read"
+    )
+
+
+def test_a_changing_file_gives_a_one_line_message(tmp_path: Path) -> None:
+    path = tmp_path / "uploading.safetensors"
+    size = 5 * MiB  # one default 4 MiB chunk, then the rest plus what was appended
+    path.write_bytes(random_bytes(size))
+    with path.open("ab") as grower:
+
+        def grow(position: int) -> None:
+            grower.write(b"x")
+            grower.flush()
+
+        message = hash_path_or_error(path, on_progress=grow)
+    assert message == (
+        f"couldn't hash {path}: expected {size} bytes but got {size + 1}: the stream "
+        "was truncated or the file changed while it was read; hash it again once it stops "
+        "changing"
+    )

@@ -527,7 +527,7 @@ def hash_path_or_error(
     except OSError as exc:
         return describe_os_error(Path(os.fspath(path)), exc)
     except ValueError as exc:
-        return f"{exc}; hash it again once it is complete"
+        return f"couldn't hash {exc}; hash it again once it stops changing"
 
 
 def describe_os_error(path: Path, exc: OSError) -> str:
