@@ -24,6 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from safetensors.numpy import save_file
 
+from likenessguard.artifacts.base import BytesSource, FileSource
 from likenessguard.hashing.base import FileHashes
 from likenessguard.hashing.file_hashes import (
     AUTOV1_LENGTH,
@@ -36,6 +37,7 @@ from likenessguard.hashing.file_hashes import (
     hash_bytes,
     hash_file,
     hash_path_or_error,
+    hash_source,
     safetensors_data_offset,
 )
 
@@ -453,3 +455,55 @@ def test_a_changing_file_gives_a_one_line_message(tmp_path: Path) -> None:
         "was truncated or the file changed while it was read; hash it again once it stops "
         "changing"
     )
+
+
+class ShortReads:
+    """A complete ByteSource that returns at most 1,000 bytes per call (like a socket)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    @property
+    def name(self) -> str:
+        return "remote://lora.safetensors"
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    def read_at(self, offset: int, length: int) -> bytes:
+        return self.data[offset : offset + min(length, 1000)]
+
+
+@pytest.mark.parametrize("approx_size", [0, 50_000, 3 * MiB, 17 * MiB])  # 17: threaded path
+def test_hash_source_matches_the_definitions(tmp_path: Path, approx_size: int) -> None:
+    path = tmp_path / "lora.safetensors"
+    data_offset = write_safetensors(path, 1, max(1, approx_size // 128))
+    data = path.read_bytes()
+    want = expected(data, data_offset)
+    with FileSource(path) as source:
+        assert hash_source(source) == want
+    assert hash_source(BytesSource(data, name="member.safetensors")) == want
+    assert hash_source(ShortReads(data), chunk_size=MiB) == want
+
+
+def test_hash_source_that_ends_early_is_an_error() -> None:
+    source = BytesSource(b"abc", name="zip:model.zip!lora.safetensors")
+
+    class Lying(ShortReads):
+        @property
+        def size(self) -> int:
+            return 10
+
+    with pytest.raises(
+        ValueError, match=r"^remote://lora.safetensors: expected 10 bytes but got 3"
+    ):
+        hash_source(Lying(b"abc"))
+    assert hash_source(source) == hash_bytes(b"abc")
+
+
+def test_hash_source_read_error_propagates() -> None:
+    # A prefix-only source (size larger than the bytes fetched) raises OSError past the prefix.
+    source = BytesSource(b"x" * 100, name="https://hub/lora.safetensors", size=20 * MiB)
+    with pytest.raises(OSError, match="beyond the fetched prefix"):
+        hash_source(source)

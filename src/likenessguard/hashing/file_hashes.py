@@ -30,6 +30,7 @@ Definitions (sources in docs/hashes.md):
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import os
 import queue
@@ -42,6 +43,7 @@ from typing import Final
 
 import blake3
 
+from likenessguard.artifacts.base import ByteSource
 from likenessguard.hashing.base import FileHashes
 
 try:  # ISA-L's crc32 is ~3x faster than zlib's; same polynomial, same values.
@@ -62,6 +64,7 @@ __all__ = [
     "hash_bytes",
     "hash_file",
     "hash_path_or_error",
+    "hash_source",
     "safetensors_data_offset",
 ]
 
@@ -419,10 +422,11 @@ def hash_file(
             raise NotARegularFile(errno.EINVAL, "not a regular file (a device or socket)", name)
         os.set_blocking(fd, True)
         hasher = MultiHasher(data_offset, size, detect_safetensors=detect_safetensors)
+        fill = functools.partial(_read_full, fd)
         if size is None or size < _THREADED_MIN_SIZE:
-            _hash_inline(fd, hasher, chunk_size, on_progress)
+            _hash_inline(fill, hasher, chunk_size, on_progress)
         else:
-            _hash_threaded(fd, hasher, chunk_size, on_progress)
+            _hash_threaded(fill, hasher, chunk_size, on_progress)
         try:
             return hasher.finish()
         except ValueError as exc:
@@ -435,12 +439,63 @@ def hash_file(
         os.close(fd)
 
 
+def hash_source(
+    source: ByteSource,
+    *,
+    data_offset: int | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    detect_safetensors: bool = True,
+    on_progress: Callable[[int], None] | None = None,
+) -> FileHashes:
+    """All six hashes of a :class:`~likenessguard.artifacts.base.ByteSource`.
+
+    For bytes that are not a plain local file: a member of a zip archive, a
+    remote file read by ranges. Same threading and memory bounds as
+    :func:`hash_file`, one extra copy per chunk (``read_at`` returns bytes).
+
+    Raises:
+        OSError: ``read_at`` failed.
+        ValueError: the source returned a different number of bytes than its
+            ``size`` (it changed, or ``read_at`` broke its contract).
+    """
+    if chunk_size < _PREFIX_LEN:
+        raise ValueError(f"chunk_size must be at least {_PREFIX_LEN} bytes, got {chunk_size}")
+    size = source.size
+    position = 0
+
+    def fill(buffer: memoryview) -> int:
+        nonlocal position
+        filled = 0
+        while filled < len(buffer):
+            data = source.read_at(position, len(buffer) - filled)
+            if not data:
+                break
+            buffer[filled : filled + len(data)] = data
+            filled += len(data)
+            position += len(data)
+        return filled
+
+    hasher = MultiHasher(data_offset, size, detect_safetensors=detect_safetensors)
+    if size < _THREADED_MIN_SIZE:
+        _hash_inline(fill, hasher, chunk_size, on_progress)
+    else:
+        _hash_threaded(fill, hasher, chunk_size, on_progress)
+    try:
+        return hasher.finish()
+    except ValueError as exc:
+        raise ValueError(f"{source.name}: {exc}") from None
+
+
+# Fills the buffer from the current position unless the end comes first; returns the count.
+_Fill = Callable[[memoryview], int]
+
+
 def _hash_inline(
-    fd: int, hasher: MultiHasher, chunk_size: int, on_progress: Callable[[int], None] | None
+    fill: _Fill, hasher: MultiHasher, chunk_size: int, on_progress: Callable[[int], None] | None
 ) -> None:
     buffer = memoryview(bytearray(chunk_size))
     while True:
-        got = _read_full(fd, buffer)
+        got = fill(buffer)
         if got == 0:
             return
         hasher.update(buffer[:got])
@@ -451,7 +506,7 @@ def _hash_inline(
 
 
 def _hash_threaded(
-    fd: int, hasher: MultiHasher, chunk_size: int, on_progress: Callable[[int], None] | None
+    fill: _Fill, hasher: MultiHasher, chunk_size: int, on_progress: Callable[[int], None] | None
 ) -> None:
     """Read in this thread; each lane hashes in its own thread from a bounded pool.
 
@@ -490,7 +545,7 @@ def _hash_threaded(
     try:
         while not failures:
             buf = free.get()
-            got = _read_full(fd, buf.view)
+            got = fill(buf.view)
             if got == 0:
                 free.put(buf)
                 break
