@@ -14,8 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import typer
 from safetensors import safe_open
+from typer.testing import CliRunner
 
+from likenessguard.cli import demo_hub as demo_hub_cli
 from likenessguard.testing import read_safetensors
 from likenessguard.testing.demo import MIN_REPOS, DemoHub, build_demo_hub, load_manifest
 from likenessguard.testing.hostile import marker_path
@@ -249,38 +252,39 @@ def test_person_metadata_and_sidecars(demo_hub: DemoHub) -> None:
         assert 8_000 < len(json.dumps(st.metadata())) < 20_000
 
 
+def _app() -> typer.Typer:
+    app = typer.Typer()
+    demo_hub_cli.register(app)
+    return app
+
+
 def test_cli_builds_the_hub(tmp_path: Path) -> None:
-    env = {**os.environ, "NO_COLOR": "1"}
-    cli = Path(sys.executable).with_name("likenessguard")
-    done = subprocess.run(
-        [str(cli), "demo-hub", str(tmp_path / "hub"), "--repos", "80", "--seed", "2"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
+    runner = CliRunner()
+    done = runner.invoke(_app(), [str(tmp_path / "hub"), "--repos", "80", "--seed", "2"])
+    assert done.exit_code == 0, done.stderr
     assert "built 80 repos" in done.stdout and "critical" in done.stdout
     assert len(load_manifest(tmp_path / "hub")) == 80
-    bad = subprocess.run(
-        [str(cli), "demo-hub", str(tmp_path / "x"), "--repos", "5"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
+    bad = runner.invoke(
+        _app(), [str(tmp_path / "x"), "--repos", "80", "--seed", "2", "--repos", "5"]
     )
-    assert bad.returncode == 2
+    assert bad.exit_code == 2
     assert bad.stderr.strip() == (
         "error: --repos 5 is too small: the demo hub needs at least 80 repos for its fixed cases"
     )
     (tmp_path / "file").write_text("x")
-    clash = subprocess.run(
-        [str(cli), "demo-hub", str(tmp_path / "file")],
+    clash = runner.invoke(_app(), [str(tmp_path / "file")])
+    assert clash.exit_code == 2 and "is not a folder" in clash.stderr
+
+
+def test_entry_point_has_the_command() -> None:
+    cli = Path(sys.executable).with_name("likenessguard")
+    done = subprocess.run(
+        [str(cli), "demo-hub", "--help"],
         capture_output=True,
         text=True,
-        timeout=60,
+        env={**os.environ, "NO_COLOR": "1", "COLUMNS": "200"},
+        timeout=120,
         check=False,
     )
-    assert clash.returncode == 2 and "is not a folder" in clash.stderr
+    assert done.returncode == 0, done.stderr
+    assert "--repos" in done.stdout and "--seed" in done.stdout
