@@ -1,0 +1,113 @@
+"""The webhook worker: drains the durable queue by scanning repos on the local Hub."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from likenessguard.errors import HubError
+from likenessguard.hubs.base import RepoQuery
+from likenessguard.pipeline.crawl import ConnectorSpec, Crawler, CrawlOptions, close_connectors
+from likenessguard.pipeline.executors.local import SerialExecutor
+from likenessguard.pipeline.queue import Worker, make_wakeup, parse_hf_webhook, record_hf_webhook
+from likenessguard.store.catalog import Catalog
+from likenessguard.store.hubs import HubEvent, HubStore
+from likenessguard.testing.hubserver import HubServer, synthetic_lora
+from tests.pipeline.hubkit import FAST
+
+
+@pytest.fixture(autouse=True)
+def online(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    yield
+    close_connectors()
+
+
+def hook(repo: str, sha: str | None, scope: str = "repo.content", action: str = "update") -> dict:
+    return {
+        "event": {"action": action, "scope": scope},
+        "repo": {"type": "model", "name": repo, "headSha": sha, "private": False},
+        "webhook": {"id": "w", "version": 3},
+    }
+
+
+def test_parse_hf_webhook() -> None:
+    assert parse_hf_webhook(hook("a/b", "s")) == ("a/b", "s", "repo.content.update")
+    moved = hook("a/b", "s", scope="repo", action="move") | {"movedTo": {"name": "c/d"}}
+    assert parse_hf_webhook(moved) == ("c/d", "s", "repo.move")
+    refs = hook("a/b", None) | {"updatedRefs": [{"ref": "refs/heads/main", "newSha": "n"}]}
+    assert parse_hf_webhook(refs) == ("a/b", "n", "repo.content.update")
+    assert isinstance(parse_hf_webhook({"repo": {}}), str)
+
+
+def test_worker_scans_queued_repos_and_survives_failures(sqlite_url: str) -> None:
+    with HubServer() as hub:
+        hub.populate(4)
+        catalog = Catalog.open(sqlite_url)
+        store = HubStore(catalog.engine)
+        spec = ConnectorSpec("huggingface", endpoint=hub.url, policy=FAST)
+        crawler = Crawler(spec, catalog, executor=SerialExecutor(), options=CrawlOptions())
+        sha = hub.commit("author1/lora-00001", {"new.safetensors": synthetic_lora(9)})
+        for repo, rev in (("author1/lora-00001", sha), ("gone/repo", "x")):
+            record_hf_webhook(store, hook(repo, rev))
+        record_hf_webhook(store, hook("author2/lora-00002", None, action="delete", scope="repo"))
+        log: list[str] = []
+        worker = Worker(
+            store, lambda e: len(crawler.scan_repo(e.repo)), worker_id="w1", log=log.append
+        )
+        worker.run(exit_when_idle=True)
+        assert store.event_counts() == {"pending": 0, "running": 0, "done": 3, "failed": 0}
+        uris = {r["location"]["uri"] for r in catalog.iter_records()}
+        assert uris == {
+            f"hf://author1/lora-00001@{sha}/new.safetensors",
+            f"hf://author1/lora-00001@{sha}/style_00001.safetensors",
+        }
+        assert any("gone/repo" in line and "dropped" in line for line in log)
+
+        # A scan that fails is retried later, then marked failed for good.
+        record_hf_webhook(store, hook("author3/lora-00003", "z"))
+
+        def broken(event: HubEvent) -> int:
+            raise HubError(f"{event.repo}: hub down")
+
+        flaky = Worker(store, broken, worker_id="w2", retry_in=0, max_attempts=2)
+        flaky.run(exit_when_idle=True)
+        assert store.event_counts()["failed"] == 1 and flaky.failed == 2
+        catalog.close()
+
+
+def test_redis_wakeup_round_trip() -> None:
+    redis = pytest.importorskip("redis")
+    try:
+        redis.Redis.from_url("redis://127.0.0.1:6379/15").ping()
+    except redis.exceptions.ConnectionError:
+        pytest.fail("Redis is not running at 127.0.0.1:6379")
+    wake = make_wakeup("redis://127.0.0.1:6379/15")
+    wake._redis.delete("likenessguard:hub-events")  # type: ignore[attr-defined]
+    wake.notify()
+    import time
+
+    start = time.monotonic()
+    wake.wait(5)
+    assert time.monotonic() - start < 1.0  # woken, not timed out
+    wake._redis.close()  # type: ignore[attr-defined]
+
+
+def test_worker_queue_via_sweep_and_crawler(sqlite_url: str) -> None:
+    with HubServer() as hub:
+        hub.populate(3)
+        catalog = Catalog.open(sqlite_url)
+        spec = ConnectorSpec("huggingface", endpoint=hub.url, policy=FAST)
+        crawler = Crawler(spec, catalog, executor=SerialExecutor())
+        crawler.crawl(RepoQuery())
+        store = HubStore(catalog.engine)
+        # Already crawled at this commit: the worker reads nothing new.
+        record_hf_webhook(
+            store, hook("author0/lora-00000", hub.repos["author0/lora-00000"].head.sha)
+        )
+        hub.stats.reset()
+        Worker(store, lambda e: len(crawler.scan_repo(e.repo))).run(exit_when_idle=True)
+        assert hub.stats.requests["tree"] == 0 and hub.stats.requests["model"] == 1
+        catalog.close()
