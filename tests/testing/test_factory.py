@@ -164,6 +164,11 @@ def test_lycoris_and_dora_kinds(tmp_path: Path, kind: str) -> None:
     if kind in ("loha", "lokr", "locon"):
         assert meta["ss_network_module"] == "lycoris.kohya"
         assert json.loads(meta["ss_network_args"])["algo"] == kind
+    if kind == "dora":
+        assert meta["ss_network_module"] == "lycoris.kohya"
+        assert json.loads(meta["ss_network_args"]) == {"algo": "lora", "dora_wd": "True"}
+    if kind == "lora":
+        assert meta["ss_network_module"] == "networks.lora"
 
 
 def test_real_shapes_identify_families() -> None:
@@ -292,6 +297,8 @@ def test_bad_arguments_are_clear() -> None:
         lora_tensors("sd9")
     with pytest.raises(ValueError, match="LyCORIS"):
         lora_tensors("sd1", "diffusers_peft", kind="loha")
+    with pytest.raises(ValueError, match="unknown base_model 'sdxl_base_v1-0'"):
+        kohya_metadata(base_model="sdxl_base_v1-0")
 
 
 _float_arrays = st.tuples(

@@ -835,8 +835,12 @@ def _concept_repo(b: _Builder, i: int) -> None:
         class_word="concept",
         tags={trigger: 50, concept.replace("-", " "): 45, "scenery": 25, "no humans": 28},
         base_model=family,
-        network_module="networks.lora" if kind in ("lora", "dora") else "lycoris.kohya",
-        network_args={"algo": kind} if kind in ("loha", "lokr") else None,
+        network_module="networks.lora" if kind == "lora" else "lycoris.kohya",
+        network_args=(
+            {"algo": "lora", "dora_wd": "True"}
+            if kind == "dora"
+            else ({"algo": kind} if kind in ("loha", "lokr") else None)
+        ),
         seed=b.file_seed(),
     )
     b.lora(

@@ -667,7 +667,11 @@ def kohya_metadata(
         model_hash, legacy_hash: ``sshs_model_hash``/``sshs_legacy_hash``;
             :func:`make_lora` fills in the real ones.
     """
-    family = base_model if base_model in FAMILIES else "sdxl"
+    if base_model not in FAMILIES:
+        raise ValueError(
+            f"unknown base_model {base_model!r}; expected one of {', '.join(FAMILIES)}"
+        )
+    family = base_model
     folder = f"{repeats}_{trigger} {class_word}".strip()
     table = (
         dict(tags)
@@ -848,10 +852,14 @@ def make_lora(
         meta = None
     elif metadata is None:
         model_hash, legacy = stripped_hashes(tensors, dtype)
-        module = {"lora": "networks.lora", "dora": "networks.lora"}.get(kind, "lycoris.kohya")
-        args = {"algo": kind} if module == "lycoris.kohya" else None
+        # sd-scripts' own networks.lora trains plain LoRA; LyCORIS trains the
+        # rest, DoRA as algo "lora" with weight decomposition on.
+        module = "networks.lora" if kind == "lora" else "lycoris.kohya"
+        args: dict[str, str] | None = None
         if kind == "dora":
-            args = {"dora_wd": "True"}
+            args = {"algo": "lora", "dora_wd": "True"}
+        elif module == "lycoris.kohya":
+            args = {"algo": kind}
         meta = kohya_metadata(
             output_name=Path(path).stem,
             base_model=family,
