@@ -253,7 +253,7 @@ def guard(
         raise typer.Exit(int(ExitCode.FINDINGS))
 
 
-def eval_cmd(
+def eval_cmd(  # noqa: PLR0917 (Typer maps each parameter to an option)
     file: Annotated[
         Path, typer.Argument(help="Labelled listings (JSONL with poi / nsfw booleans).")
     ],

@@ -11,6 +11,7 @@ so hostile 100k-character strings cost linear time.
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 
 # Characters that render as nothing and are used to split words invisibly.
 _INVISIBLE = dict.fromkeys(
@@ -118,6 +119,12 @@ def _join_spelled(tokens: list[str], spaced: list[bool]) -> list[str]:
     return out
 
 
+# Short texts (names, tags, triggers) repeat across detectors and artifacts: cache them.
+# Long texts are not cached so a hostile listing cannot fill memory.
+CACHE_MAX_LEN = 512
+_ASCII_SEP = str.maketrans({c: " " for c in map(chr, range(128)) if not (c.isalnum() or c in "@$")})
+
+
 def normalize(text: str, *, leet: bool = True) -> str:
     """Fold ``text`` to a canonical lowercase ASCII-ish form with single spaces.
 
@@ -130,13 +137,34 @@ def normalize(text: str, *, leet: bool = True) -> str:
     >>> normalize("c.h.a.r.l.i")
     'charli'
     """
+    if len(text) <= CACHE_MAX_LEN:
+        return _normalize_cached(text, leet)
+    return _normalize(text, leet)
+
+
+@lru_cache(maxsize=1 << 16)
+def _normalize_cached(text: str, leet: bool) -> str:
+    return _normalize(text, leet)
+
+
+def _normalize(text: str, leet: bool) -> str:
     if not text:
         return ""
+    if text.isascii():
+        # Fast path: nothing to fold but case, leetspeak and separators, unless
+        # single letters need the spaced/punctuated distinction of the slow path.
+        parts = text.lower().translate(_ASCII_SEP).split()
+        if not any(len(p) == 1 and p.isalpha() for p in parts):
+            if leet:
+                parts = [_deleet(p) for p in parts]
+            return " ".join(p for p in parts if p)
     text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE).casefold()
     text = _strip_accents(text).translate(_HOMOGLYPHS)
     tokens, spaced = _tokens(text)
     if leet:
-        tokens = [_deleet(t) for t in tokens]
+        kept = [(t, sp) for t, sp in zip(map(_deleet, tokens), spaced, strict=True) if t]
+        tokens = [t for t, _ in kept]
+        spaced = [sp for _, sp in kept]
     joined = _join_spelled(tokens, spaced)
     # Short runs left over ("a.b c d") would join on a second pass: join them now,
     # so normalize(normalize(x)) == normalize(x).

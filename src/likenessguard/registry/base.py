@@ -126,6 +126,12 @@ class Registry:
                     self._fuzzy.append(key.text)
                     self._fuzzy_keys.append(key)
         self._lengths = sorted({len(k.words) for k in self._keys})
+        self._compact_keys = [
+            (k.compact, k)
+            for k in self._keys
+            if len(k.compact) >= MIN_COMPACT and (len(k.words) >= 2 or k.handle)
+        ]
+        self._fuzzy_lengths = sorted({len(k.words) for k in self._fuzzy_keys})
 
     def __len__(self) -> int:
         return len(self.subjects)
@@ -172,14 +178,13 @@ class Registry:
                             RegistryHit(key.subject, ev, " ".join(words[i : i + n]), "phrase", 1.0)
                         )
         compact_text = text.replace(" ", "")
-        for key in self._keys:
-            if key.subject.id in found or len(key.compact) < MIN_COMPACT:
-                continue
-            if (len(key.words) >= 2 or key.handle) and key.compact in compact_text:
-                found.add(key.subject.id)
-                hits.append(RegistryHit(key.subject, ev, key.compact, "compact", 0.95))
-        if self._fuzzy and len(words) <= 2000:
-            for n in {len(k.words) for k in self._fuzzy_keys}:
+        if len(compact_text) >= MIN_COMPACT:
+            for compact, key in self._compact_keys:
+                if compact in compact_text and key.subject.id not in found:
+                    found.add(key.subject.id)
+                    hits.append(RegistryHit(key.subject, ev, compact, "compact", 0.95))
+        if self._fuzzy and len(words) <= 2000 and len(compact_text) >= MIN_FUZZY - 1:
+            for n in self._fuzzy_lengths:
                 for i in range(len(words) - n + 1):
                     window = " ".join(words[i : i + n])
                     got = process.extractOne(

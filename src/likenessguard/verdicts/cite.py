@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from likenessguard.evidence.base import Evidence
-from likenessguard.verdicts.features import featurize
+from likenessguard.verdicts.features import item_features
 from likenessguard.verdicts.model import LinearModel
 
 # Items considered per artifact: the first ones of each kind carry the signal.
@@ -23,7 +23,7 @@ def rank_by_model(model: LinearModel, evidence: Sequence[Evidence], limit: int) 
     for i, ev in enumerate(evidence[:MAX_SCORED]):
         if ev.signal in ("negative-prompt", "hash"):
             continue
-        share = model.weight_sum(featurize([ev]))
+        share = model.weight_sum(item_features(ev))
         if share > 0:
             scored.append((share, i, ev))
     scored.sort(key=lambda t: (-t[0], t[1]))

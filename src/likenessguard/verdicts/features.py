@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 import zlib
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from itertools import pairwise
 
 from likenessguard.evidence.base import Evidence
@@ -54,10 +55,21 @@ MAX_WORDS_PER_ITEM = 400
 
 def evidence_words(ev: Evidence) -> list[str]:
     """The normalised words of one evidence item (names camel-split, extensions dropped)."""
-    text = ev.text
-    if GROUP.get(ev.signal) in NAME_LIKE:
+    namelike = GROUP.get(ev.signal) in NAME_LIKE
+    if len(ev.text) <= 512:
+        return list(_words_cached(ev.text, namelike))
+    return _words(ev.text, namelike)
+
+
+def _words(text: str, namelike: bool) -> list[str]:
+    if namelike:
         text = camel_split(_EXT.sub("", text))
     return normalize(text).split()[:MAX_WORDS_PER_ITEM]
+
+
+@lru_cache(maxsize=1 << 16)
+def _words_cached(text: str, namelike: bool) -> tuple[str, ...]:
+    return tuple(_words(text, namelike))
 
 
 def word_shape(text: str) -> str:
@@ -81,85 +93,104 @@ def _bucket(n: int) -> str:
     return "0" if n == 0 else "1" if n == 1 else "2" if n <= 3 else "4"
 
 
+def _item_tokens(ev: Evidence) -> tuple[frozenset[str], str | None, bool]:
+    """(feature strings of one item, its group, whether it holds an explicit term)."""
+    g = GROUP.get(ev.signal)
+    if g is None:
+        return frozenset(), None, False
+    ws = evidence_words(ev)
+    if not ws:
+        return frozenset(), None, False
+    feats: set[str] = set()
+    for w in ws:
+        if w.isdigit():
+            feats.add(f"{g}|#")
+            continue
+        feats.add(f"{g}|{w}")
+        feats.add(f"*|{w}")
+        if g in NAME_LIKE and len(w) >= 3:
+            padded = f"<{w}>"
+            for i in range(len(padded) - 2):
+                feats.add(f"{g}3|{padded[i : i + 3]}")
+    if g in BIGRAM_GROUPS:
+        for a, b in pairwise(ws):
+            feats.add(f"{g}|{a} {b}")
+    for name in lexicon.poi_names().find(ws):
+        feats.add(f"R|poi|{g}")
+        feats.add("R|poi")
+        if len(name.split()) >= 2:
+            feats.add(f"R|poi2|{g}")
+    if g in NAME_LIKE or g == "t":
+        firsts = lexicon.first_names()
+        cfirst = lexicon.census_first()
+        clast = lexicon.census_last()
+        stop = lexicon.NOT_NAMES
+        if ev.signal == "title":
+            feats.add(f"S|{word_shape(ev.text)}")
+        for i, a in enumerate(ws[:12]):
+            if a in stop or not a.isalpha():
+                continue
+            b = ws[i + 1] if i + 1 < len(ws) else ""
+            if a in firsts and b.isalpha() and len(b) >= 3 and b not in firsts:
+                feats.add(f"R|fname|{g}")
+            if a in cfirst:
+                feats.add(f"R|cf|{g}")
+                if b in clast and b not in stop:
+                    feats.add(f"R|cfl|{g}")
+                    if i == 0:
+                        feats.add(f"R|cfl0|{g}")
+    hits = lexicon.explicit().find(ws)
+    if hits:
+        feats.add(f"R|x|{g}")
+        feats.add(f"R|x|{g}|{_bucket(len(set(hits)))}")
+    if lexicon.young_list().find(ws):
+        feats.add(f"R|y|{g}")
+    if g == "t":
+        if lexicon.person_tags().find(ws):
+            feats.add("R|ptag")
+        if lexicon.fiction_tags().find(ws):
+            feats.add("R|ftag")
+    if g == "b" and lexicon.porn_bases().find(ws):
+        feats.add("R|pornbase")
+    return frozenset(feats), g, bool(hits)
+
+
+@lru_cache(maxsize=1 << 15)
+def _item_tokens_cached(ev: Evidence) -> tuple[frozenset[str], str | None, bool]:
+    return _item_tokens(ev)
+
+
+def item_tokens(ev: Evidence) -> tuple[frozenset[str], str | None, bool]:
+    # Cache short items only (tags, names, triggers repeat across artifacts).
+    return _item_tokens_cached(ev) if len(ev.text) <= 512 else _item_tokens(ev)
+
+
 def feature_tokens(evidence: Iterable[Evidence]) -> set[str]:
     """The set of feature strings for an artifact's (or listing's) evidence."""
     feats: set[str] = set()
     counts: dict[str, int] = {}
-    poi = lexicon.poi_names()
-    firsts = lexicon.first_names()
-    explicit = lexicon.explicit()
-    young = lexicon.young_list()
-    ptags = lexicon.person_tags()
-    ftags = lexicon.fiction_tags()
-    bases = lexicon.porn_bases()
-    cfirst = lexicon.census_first()
-    clast = lexicon.census_last()
-    stop = lexicon.NOT_NAMES
     tag_total = 0
     tag_explicit = 0
     for ev in evidence:
-        g = GROUP.get(ev.signal)
+        toks, g, explicit = item_tokens(ev)
         if g is None:
             continue
-        ws = evidence_words(ev)
-        if not ws:
-            continue
+        feats |= toks
         counts[g] = counts.get(g, 0) + 1
-        for w in ws:
-            if w.isdigit():
-                feats.add(f"{g}|#")
-                continue
-            feats.add(f"{g}|{w}")
-            feats.add(f"*|{w}")
-            if g in NAME_LIKE and len(w) >= 3:
-                padded = f"<{w}>"
-                for i in range(len(padded) - 2):
-                    feats.add(f"{g}3|{padded[i : i + 3]}")
-        if g in BIGRAM_GROUPS:
-            for a, b in pairwise(ws):
-                feats.add(f"{g}|{a} {b}")
-        for name in poi.find(ws):
-            feats.add(f"R|poi|{g}")
-            feats.add("R|poi")
-            if len(name.split()) >= 2:
-                feats.add(f"R|poi2|{g}")
-        if g in NAME_LIKE or g == "t":
-            if ev.signal == "title":
-                feats.add(f"S|{word_shape(ev.text)}")
-            for i, a in enumerate(ws[:12]):
-                if a in stop or not a.isalpha():
-                    continue
-                b = ws[i + 1] if i + 1 < len(ws) else ""
-                if a in firsts and b.isalpha() and len(b) >= 3 and b not in firsts:
-                    feats.add(f"R|fname|{g}")
-                if a in cfirst:
-                    feats.add(f"R|cf|{g}")
-                    if b in clast and b not in stop:
-                        feats.add(f"R|cfl|{g}")
-                        if i == 0:
-                            feats.add(f"R|cfl0|{g}")
-        hits = explicit.find(ws)
-        if hits:
-            feats.add(f"R|x|{g}")
-            feats.add(f"R|x|{g}|{_bucket(len(set(hits)))}")
-        if young.find(ws):
-            feats.add(f"R|y|{g}")
         if g == "t":
             tag_total += 1
-            if hits:
-                tag_explicit += 1
-            if ptags.find(ws):
-                feats.add("R|ptag")
-            if ftags.find(ws):
-                feats.add("R|ftag")
-        if g == "b" and bases.find(ws):
-            feats.add("R|pornbase")
+            tag_explicit += explicit
     for g, c in counts.items():
         feats.add(f"H|{g}|{_bucket(c)}")
     if tag_total:
         share = tag_explicit / tag_total
         feats.add(f"R|xshare|{min(4, int(share * 5))}")
     return feats
+
+
+def item_features(ev: Evidence) -> list[int]:
+    """Bucket ids of one evidence item's own features (to rank items by contribution)."""
+    return hash_features(item_tokens(ev)[0])
 
 
 def hash_features(tokens: Iterable[str]) -> list[int]:

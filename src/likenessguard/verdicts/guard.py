@@ -110,11 +110,17 @@ def check_prompt(
         r.blocked  # True
     """
     prompt = prompt[:MAX_PROMPT]
-    ev: list[Evidence] = [Evidence("request", "prompt", prompt, "prompt")]
-    ev.extend(Evidence("request", "prompt.lora", n, "name") for n in lora_names(prompt))
-    # Prompt-only judging: rules for real_person (no listing model), the models for the rest.
-    verdict = judge_evidence(ev, policy, registry, models=shipped_models())
-    rp_prompt = bool(verdict.subject) or bool(name_list_hits(tuple(ev)))
+    prompt_ev = Evidence("request", "prompt", prompt, "prompt")
+    names = [Evidence("request", "prompt.lora", n, "name") for n in lora_names(prompt)]
+    # Sexual and minor risk are judged on the prompt text alone; LoRA names only
+    # identify people (registry and name list), they say nothing about intent.
+    verdict = judge_evidence([prompt_ev], policy, registry, models=shipped_models())
+    name_subject = None
+    if names and registry is not None and len(registry):
+        hits = registry.match(names)
+        name_subject = hits[0].subject.id if hits else None
+    everything = (prompt_ev, *names)
+    rp_prompt = bool(verdict.subject or name_subject) or bool(name_list_hits(everything))
     sexual = verdict.labels[Label.SEXUAL].fired
     minor = verdict.labels[Label.MINOR_RISK].fired
     reasons: list[str] = []
@@ -141,16 +147,21 @@ def check_prompt(
         minor = minor or info["minor_risk"]
         loras.append(info)
     if sexual and rp_prompt:
-        who = f" (registry subject {verdict.subject})" if verdict.subject else ""
+        who_id = verdict.subject or name_subject
+        who = f" (registry subject {who_id})" if who_id else ""
         reasons.append(f"the prompt names a real person{who} and asks for sexual content")
     if sexual and rp_lora:
-        names = ", ".join(str(x["hash"]) for x in loras if x["real_person"])
+        hashes = ", ".join(str(x["hash"]) for x in loras if x["real_person"])
         reasons.append(
-            f"LoRA {names} reproduces a real person and the prompt asks for sexual content"
+            f"LoRA {hashes} reproduces a real person and the prompt asks for sexual content"
         )
     if minor and sexual:
         reasons.append("the request combines minor-risk terms with sexual content")
-    subject = verdict.subject or next((x.get("subject") for x in loras if x.get("subject")), None)
+    subject = (
+        verdict.subject
+        or name_subject
+        or next((x.get("subject") for x in loras if x.get("subject")), None)
+    )
     return GuardResult(
         blocked=bool(reasons),
         reasons=tuple(reasons),

@@ -25,6 +25,12 @@ class PhraseSet:
 
     by_first: dict[str, tuple[tuple[str, ...], ...]]
     stems: tuple[str, ...] = ()
+    _stem_set: frozenset[str] = frozenset()
+    _stem_lens: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_stem_set", frozenset(self.stems))
+        object.__setattr__(self, "_stem_lens", tuple(sorted({len(s) for s in self.stems})))
 
     @classmethod
     def of(cls, phrases: Iterable[str], stems: Iterable[str] = ()) -> PhraseSet:
@@ -49,8 +55,8 @@ class PhraseSet:
                     out.append(" ".join(ph))
                     break
             else:
-                for s in self.stems:
-                    if w.startswith(s):
+                for k in self._stem_lens:
+                    if len(w) >= k and w[:k] in self._stem_set:
                         out.append(w)
                         break
         return out
