@@ -1,0 +1,78 @@
+"""The verdict section of docs/records.md checks itself against the code's JSON keys."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from likenessguard.evidence.base import Evidence
+from likenessguard.registry.base import Subject
+from likenessguard.verdicts.evaluate import Confusion, EvalReport
+from likenessguard.verdicts.guard import check_prompt
+from likenessguard.verdicts.judge import judge_listing
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+MARKER = re.compile(r"^<!--\s*verdict-keys:\s*([\w.\-]+)\s*-->\s*$")
+
+
+def _guard() -> dict[str, Any]:
+    return check_prompt("a castle", ["0123456789ab"], lookup=lambda h: []).to_json()
+
+
+PRODUCERS: dict[str, Callable[[], list[str]]] = {
+    "scan-record-extra": lambda: ["evidence"],
+    "explain": lambda: ["path", "verdict", "evidence", "errors"],
+    "classify-listings": lambda: ["id", "verdict"],
+    "guard": lambda: list(_guard()),
+    "guard.lora": lambda: list(_guard()["loras"][0]),
+    "eval": lambda: list(EvalReport(1, "as-is", None).to_json()),
+    "eval.label": lambda: list(Confusion().to_json()),
+    "registry-subject": lambda: list(Subject("subj_x", "x").to_json()),
+}
+
+
+def tables() -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    lines = (DOCS / "records.md").read_text(encoding="utf-8").splitlines()
+    for i, line in enumerate(lines):
+        m = MARKER.match(line.strip())
+        if not m:
+            continue
+        keys = []
+        for row in lines[i + 1 :]:
+            if not row.startswith("|"):
+                break
+            first = row.split("|")[1].strip()
+            if first.startswith("`"):
+                keys.append(first.strip("`"))
+        out[m.group(1)] = keys
+    return out
+
+
+def test_every_table_has_a_producer() -> None:
+    assert set(tables()) == set(PRODUCERS)
+
+
+@pytest.mark.parametrize("name", sorted(PRODUCERS))
+def test_documented_keys_match_the_code(name: str) -> None:
+    assert tables()[name] == PRODUCERS[name]()
+
+
+def test_explain_and_classify_keys_are_the_cli_keys(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from likenessguard.cli.app import build_app
+
+    f = tmp_path / "l.jsonl"
+    f.write_text(json.dumps({"id": 1, "name": "x"}) + "\n")
+    out = CliRunner().invoke(build_app(), ["classify-listings", str(f)]).stdout
+    assert list(json.loads(out)) == PRODUCERS["classify-listings"]()
+    v = judge_listing({"name": "x"})
+    assert set(v.to_json()) == {"severity", "labels", "subject"}
+    assert list(Evidence("a", "b", "c", "d").to_json()) == ["source", "field", "text", "signal", "count"]
