@@ -86,6 +86,24 @@ def test_checkpoints_have_real_key_sets(tmp_path: Path, family: str) -> None:
         assert "model.diffusion_model.joint_blocks.23.context_block.attn.qkv.weight" in keys
 
 
+def test_buffers_keep_their_types_and_values(tmp_path: Path) -> None:
+    path = make_checkpoint(tmp_path / "sd1.safetensors", "sd1", dtype="F16")
+    with safe_open(str(path), framework="numpy") as f:
+        ids = f.get_tensor("cond_stage_model.transformer.text_model.embeddings.position_ids")
+        assert ids.dtype == np.int64 and ids.tolist() == [list(range(77))]
+        ac = f.get_tensor("alphas_cumprod").astype(np.float64)
+        betas = f.get_tensor("betas").astype(np.float64)
+        coef2 = f.get_tensor("posterior_mean_coef2").astype(np.float64)
+    assert ac.shape == (1000,) and np.all(np.diff(ac) < 0)
+    assert betas[0] == pytest.approx(0.00085, rel=1e-3) and betas[-1] == pytest.approx(
+        0.012, rel=1e-3
+    )
+    assert coef2[0] == 0.0  # alphas_cumprod_prev[0] is 1
+    pk = make_checkpoint(tmp_path / "sd1.ckpt", "sd1", fmt="pickle")
+    data = zipfile.ZipFile(pk).read("archive/data.pkl")
+    assert "torch LongStorage" in _globals(data)
+
+
 def test_full_size_shapes_are_real() -> None:
     full = dict(checkpoint_shapes("sd1", small=False))
     assert full["model.diffusion_model.input_blocks.0.0.weight"] == (320, 4, 3, 3)

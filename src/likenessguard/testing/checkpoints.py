@@ -223,6 +223,8 @@ def _hf_clip(s: _Shapes, prefix: str, layers: int, width: int) -> None:
     """Hugging Face CLIPTextModel keys (``text_model.encoder.layers.N...``)."""
     w = s.w(width)
     tm = f"{prefix}text_model"
+    # An int64 buffer that transformers < 4.31 saved with the weights.
+    s.add(f"{tm}.embeddings.position_ids", 1, 77)
     # Vocabulary and context length identify CLIP: never scaled.
     s.add(f"{tm}.embeddings.token_embedding.weight", 49408, w)
     s.add(f"{tm}.embeddings.position_embedding.weight", 77, w)
@@ -299,6 +301,10 @@ def checkpoint_shapes(family: str = "sd1", *, small: bool = True) -> list[tuple[
     factor = SMALL_FACTOR if family in SD_FAMILIES else SMALL_FACTOR_DIT
     s = _Shapes(factor if small else 1)
     if family in SD_FAMILIES:
+        if family != "sdxl":
+            # CompVis/Stability LDM checkpoints carry the DDPM noise schedule (1000 steps).
+            for name in _SCHEDULE_BUFFERS:
+                s.add(name, 1000)
         _unet(s, "model.diffusion_model.", family)
         _vae(s, "first_stage_model.")
         if family == "sd1":
@@ -313,10 +319,56 @@ def checkpoint_shapes(family: str = "sd1", *, small: bool = True) -> list[tuple[
     return s.items
 
 
-def _random(items: list[tuple[str, Shape]], seed: int) -> dict[str, FloatArray]:
+_SCHEDULE_BUFFERS = (
+    "alphas_cumprod",
+    "alphas_cumprod_prev",
+    "betas",
+    "log_one_minus_alphas_cumprod",
+    "posterior_log_variance_clipped",
+    "posterior_mean_coef1",
+    "posterior_mean_coef2",
+    "posterior_variance",
+    "sqrt_alphas_cumprod",
+    "sqrt_one_minus_alphas_cumprod",
+    "sqrt_recip_alphas_cumprod",
+    "sqrt_recipm1_alphas_cumprod",
+)
+
+
+def _ddpm_schedule(steps: int) -> dict[str, FloatArray]:
+    """The buffers LDM's ``register_schedule`` stores (scaled-linear betas, v_posterior 0)."""
+    betas = np.linspace(0.00085**0.5, 0.012**0.5, steps, dtype=np.float64) ** 2
+    alphas = 1.0 - betas
+    ac = np.cumprod(alphas)
+    ac_prev = np.append(1.0, ac[:-1])
+    post_var = betas * (1.0 - ac_prev) / (1.0 - ac)
+    values = {
+        "betas": betas,
+        "alphas_cumprod": ac,
+        "alphas_cumprod_prev": ac_prev,
+        "sqrt_alphas_cumprod": np.sqrt(ac),
+        "sqrt_one_minus_alphas_cumprod": np.sqrt(1.0 - ac),
+        "log_one_minus_alphas_cumprod": np.log(1.0 - ac),
+        "sqrt_recip_alphas_cumprod": np.sqrt(1.0 / ac),
+        "sqrt_recipm1_alphas_cumprod": np.sqrt(1.0 / ac - 1.0),
+        "posterior_variance": post_var,
+        "posterior_log_variance_clipped": np.log(np.maximum(post_var, 1e-20)),
+        "posterior_mean_coef1": betas * np.sqrt(ac_prev) / (1.0 - ac),
+        "posterior_mean_coef2": (1.0 - ac_prev) * np.sqrt(alphas) / (1.0 - ac),
+    }
+    return {k: v.astype(np.float32) for k, v in values.items()}
+
+
+def _random(items: list[tuple[str, Shape]], seed: int) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
-    out: dict[str, FloatArray] = {}
+    out: dict[str, Any] = {}
     for key, shape in items:
+        if key.endswith("position_ids"):
+            out[key] = np.arange(shape[-1], dtype=np.int64).reshape(shape)
+            continue
+        if key in _SCHEDULE_BUFFERS:
+            out[key] = _ddpm_schedule(shape[0])[key]
+            continue
         fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else 1
         std = np.float32(1.0 / np.sqrt(max(fan_in, 1)))
         out[key] = rng.standard_normal(shape, dtype=np.float32) * std
@@ -325,14 +377,15 @@ def _random(items: list[tuple[str, Shape]], seed: int) -> dict[str, FloatArray]:
 
 def ldm_checkpoint_tensors(
     family: str = "sd1", *, seed: int = 0, small: bool = True
-) -> dict[str, FloatArray]:
-    """Random weights for :func:`checkpoint_shapes` (float32)."""
+) -> dict[str, Any]:
+    """Random weights for :func:`checkpoint_shapes`: float32, except int64 ``position_ids``;
+    the SD1/SD2 noise-schedule buffers hold the real scaled-linear DDPM schedule."""
     return _random(checkpoint_shapes(family, small=small), seed)
 
 
 def _write(
     path: str | Path,
-    tensors: dict[str, FloatArray],
+    tensors: dict[str, Any],
     *,
     fmt: str,
     dtype: str,
@@ -340,7 +393,10 @@ def _write(
     wrap_state_dict: bool = False,
 ) -> Path:
     if fmt == "safetensors":
-        return write_safetensors(path, tensors, metadata, dtype)
+        # Float weights take ``dtype``; integer buffers keep their type (the
+        # mapping leaves them out), as a real export does.
+        per_tensor = {k: dtype for k, v in tensors.items() if np.asarray(v).dtype.kind == "f"}
+        return write_safetensors(path, tensors, metadata, per_tensor)
     if fmt == "pickle":
         obj: dict[str, Any] = {"state_dict": tensors} if wrap_state_dict else dict(tensors)
         return make_pickle_checkpoint(path, obj, dtype=dtype)

@@ -230,6 +230,8 @@ class _Builder:
 
     def repo(self, author: str, name: str, category: str, **labels: Any) -> tuple[RepoTruth, Path]:
         r = RepoTruth(f"{author}/{name}", category, **labels)
+        if any(x.repo == r.repo for x in self.repos):
+            raise ValueError(f"demo hub would write {r.repo} twice")  # a bug in the plan
         self.repos.append(r)
         d = self.root / author / name
         d.mkdir(parents=True, exist_ok=True)
