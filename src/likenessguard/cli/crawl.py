@@ -9,6 +9,7 @@ webhooks missed. Progress goes to stderr, one line per batch.
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -291,7 +292,21 @@ def sweep_command(  # noqa: PLR0917  (Typer maps each option to a parameter)
         sweep(spec, catalog, query, progress=lambda line, _s: err.print(line, markup=False))
 
 
+def listings_command(
+    db: DbOption = None,
+    hub: Annotated[str, typer.Option("--hub", help="Whose listings (civitai).")] = "civitai",
+) -> None:
+    """Print the hub listings a crawl stored, one JSON object per line (for classify-listings)."""
+    with exit_on_error():
+        catalog = open_catalog(db)
+        out = typer.get_text_stream("stdout")
+        for record in HubStore(catalog.engine).listings(hub):
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        catalog.close()
+
+
 def register(app: typer.Typer) -> None:
     app.command("crawl")(crawl_command)
     app.command("worker")(worker_command)
     app.command("sweep")(sweep_command)
+    app.command("hub-listings")(listings_command)
