@@ -1360,78 +1360,133 @@ def _terms(td: Any) -> list[str]:
 
 
 _LINK_REPO = re.compile(r"huggingface\.co/(?:models/)?([^/?#\s]+/[^/?#\s]+)")
+_LINK_CIVITAI = re.compile(r"civitai\.com/models/(\d+)")
 
 
-def _link_clauses(links: Sequence[str]) -> list[Any]:
-    clauses: list[Any] = []
-    for link in links:
-        clauses.append(ArtifactRow.url == link)
-        m = _LINK_REPO.search(link)
-        if m:
-            clauses.append(ArtifactRow.repo == m.group(1))
-        civitai = re.search(r"civitai\.com/models/(\d+)", link)
-        if civitai:
-            clauses.append(ArtifactRow.uri.like(f"civitai://model/{civitai.group(1)}/%"))
-    return clauses
+@dataclass(frozen=True, slots=True)
+class _Needles:
+    """What one takedown request looks for, prepared for matching in Python."""
+
+    takedown_id: int
+    after: int
+    terms: tuple[str, ...]
+    urls: frozenset[str]
+    repos: frozenset[str]
+    uri_prefixes: tuple[str, ...]
+
+    def matches(self, row: Any, text_lower: str) -> bool:
+        subject = (row.subject or "").lower()
+        if any(t == subject or t in text_lower for t in self.terms):
+            return True
+        if row.url and row.url in self.urls:
+            return True
+        if row.repo and row.repo in self.repos:
+            return True
+        return bool(self.uri_prefixes) and str(row.uri).startswith(self.uri_prefixes)
 
 
-def process_takedowns(engine: Engine, *, chunk: int = 5000) -> int:
+def _needles(td: Any) -> _Needles:
+    repos = {m.group(1) for link in td.links if (m := _LINK_REPO.search(link))}
+    civitai = tuple(
+        f"civitai://model/{m.group(1)}/" for link in td.links if (m := _LINK_CIVITAI.search(link))
+    )
+    return _Needles(
+        td.id,
+        td.searched_through,
+        tuple(_terms(td)),
+        frozenset(td.links),
+        frozenset(repos),
+        civitai,
+    )
+
+
+def process_takedowns(engine: Engine, *, chunk: int = 2000) -> int:
     """Search the catalog for every takedown's names, handles and links; open and link cases.
 
-    Each request remembers the highest artifact id it has searched, so later scans
-    are matched incrementally. Returns how many case links were added.
+    All requests that need work share one pass over the catalog: each artifact's
+    text (subject, repo, path, the whole scan record) is lowered once and tested
+    against every request's names, so a burst of requests costs one scan, not one
+    each. Each request remembers the highest artifact id it has searched, so later
+    scans are matched incrementally. Reads happen outside any write transaction,
+    and each request's links are written in one short transaction, so a search
+    never holds the write lock against the public form or the webhook.
+
+    Returns:
+        How many case links were added.
     """
     with engine.connect() as conn:
-        tds = conn.execute(select(TakedownRow)).all()
-        top = conn.execute(select(func.max(ArtifactRow.id))).scalar() or 0
+        top = int(conn.execute(select(func.coalesce(func.max(ArtifactRow.id), 0))).scalar_one())
+        tds = conn.execute(
+            select(TakedownRow).where(
+                or_(TakedownRow.status == "pending", TakedownRow.searched_through < top)
+            )
+        ).all()
+    if not tds:
+        return 0
+    needles = [_needles(td) for td in tds]
+    hits: dict[int, list[int]] = {n.takedown_id: [] for n in needles}
+    last = min(n.after for n in needles)
+    while last < top:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    ArtifactRow.id,
+                    ArtifactRow.subject,
+                    ArtifactRow.repo,
+                    ArtifactRow.path,
+                    ArtifactRow.url,
+                    ArtifactRow.uri,
+                    ArtifactRow.record.cast(Text()).label("text"),
+                )
+                .where(ArtifactRow.id > last, ArtifactRow.id <= top)
+                .order_by(ArtifactRow.id)
+                .limit(chunk)
+            ).all()
+        if not rows:
+            break
+        for row in rows:
+            text_lower = f"{row.repo or ''} {row.path} {row.text or ''}".lower()
+            for n in needles:
+                if row.id > n.after and (n.terms or n.urls) and n.matches(row, text_lower):
+                    hits[n.takedown_id].append(row.id)
+        last = rows[-1].id
+    subjects = {td.id: td.subject_id or _add_registry_subject(engine, td) for td in tds}
     added = 0
-    for td in tds:
-        if td.searched_through >= top and td.status != "pending":
-            continue
-        terms = _terms(td)
-        text_of = func.lower(ArtifactRow.record.cast(Text()))
-        clauses: list[Any] = []
-        for term in terms:
-            like = f"%{_escape_like(term)}%"
-            clauses += [
-                func.lower(ArtifactRow.subject) == term,
-                func.lower(ArtifactRow.repo).like(like, escape="\\"),
-                func.lower(ArtifactRow.path).like(like, escape="\\"),
-                text_of.like(like, escape="\\"),
-            ]
-        clauses += _link_clauses(td.links)
-        subject_id = td.subject_id
-        if subject_id is None:
-            subject_id = _add_registry_subject(engine, td)
-        with engine.begin() as conn:
-            alive = conn.execute(select(TakedownRow.id).where(TakedownRow.id == td.id)).first()
-            if alive is None:  # withdrawn meanwhile
+    now = utcnow()
+    # one transaction for the whole batch: one commit however many requests it holds
+    with engine.begin() as conn:
+        alive = set(
+            conn.execute(
+                select(TakedownRow.id).where(TakedownRow.id.in_([td.id for td in tds]))
+            ).scalars()
+        )
+        wanted = sorted({a for td in tds if td.id in alive for a in hits[td.id]})
+        by_id = {
+            r.id: r
+            for r in (
+                conn.execute(select(*_ARTIFACT_COLS).where(ArtifactRow.id.in_(wanted))).all()
+                if wanted
+                else []
+            )
+        }
+        for td in tds:
+            if td.id not in alive:  # withdrawn meanwhile: keep nothing
                 continue
-            start = td.searched_through
-            now = utcnow()
-            while clauses and start < top:
-                rows = conn.execute(
-                    select(*_ARTIFACT_COLS)
-                    .where(ArtifactRow.id > start, ArtifactRow.id <= start + chunk)
-                    .where(or_(*clauses))
-                ).all()
-                for row in rows:
-                    case_id, _ = _open_case(conn, row, now)
-                    linked = conn.execute(
-                        select(TakedownCaseRow.case_id).where(
-                            TakedownCaseRow.takedown_id == td.id, TakedownCaseRow.case_id == case_id
-                        )
-                    ).first()
-                    if linked is None:
-                        conn.execute(
-                            insert(TakedownCaseRow).values(takedown_id=td.id, case_id=case_id)
-                        )
-                        added += 1
-                start += chunk
+            for artifact_id in hits[td.id]:
+                case_id, _ = _open_case(conn, by_id[artifact_id], now)
+                linked = conn.execute(
+                    select(TakedownCaseRow.case_id).where(
+                        TakedownCaseRow.takedown_id == td.id,
+                        TakedownCaseRow.case_id == case_id,
+                    )
+                ).first()
+                if linked is None:
+                    conn.execute(insert(TakedownCaseRow).values(takedown_id=td.id, case_id=case_id))
+                    added += 1
             conn.execute(
                 update(TakedownRow)
                 .where(TakedownRow.id == td.id)
-                .values(searched_through=top, status="active", subject_id=subject_id)
+                .values(searched_through=top, status="active", subject_id=subjects[td.id])
             )
     return added
 
