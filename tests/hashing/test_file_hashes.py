@@ -507,3 +507,24 @@ def test_hash_source_read_error_propagates() -> None:
     source = BytesSource(b"x" * 100, name="https://hub/lora.safetensors", size=20 * MiB)
     with pytest.raises(OSError, match="beyond the fetched prefix"):
         hash_source(source)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    header_len=st.integers(min_value=0, max_value=3000),
+    first=st.sampled_from([b"{", b"[", b" ", b"\x00"]),
+    tail=st.integers(min_value=0, max_value=3000),
+)
+def test_detected_autov3_is_a1111s_addnet_hash_whenever_it_is_given(
+    tmp_path_factory: pytest.TempPathFactory, header_len: int, first: bytes, tail: int
+) -> None:
+    body = first + random_bytes(header_len + tail, seed=header_len)[1:] if header_len else b""
+    data = struct.pack("<Q", header_len) + body
+    path = tmp_path_factory.mktemp("st") / "x.safetensors"
+    path.write_bytes(data)
+    got = hash_file(path).autov3
+    plausible = header_len >= 2 and first == b"{" and 8 + header_len <= len(data)
+    if plausible:
+        assert got == a1111_addnet_hash_safetensors(path)
+    else:
+        assert got is None
