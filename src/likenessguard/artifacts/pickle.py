@@ -559,13 +559,21 @@ def unsafe_findings(imports: list[str]) -> tuple[Finding, ...]:
 def read_pickle(source: ByteSource, name: str | None = None) -> Artifact:
     """Read a torch checkpoint (zip or legacy) or a bare pickle, never unpickling it."""
     label = source.name if name is None else name
-    head = source.read_at(0, 4)
+    head = source.read_at(0, 8)
     try:
-        if head == ZIP_MAGIC:
+        if head[:4] == ZIP_MAGIC:
             return _read_torch_zip(source, label)
         return _read_legacy(source, label)
     except PickleWalkError as exc:
-        return Artifact(path=label, size=source.size, format=Format.PICKLE, errors=(str(exc),))
+        message = str(exc)
+        if head[:1] != b"\x80":
+            # No PROTO opcode and the walk failed: most likely not a pickle at all
+            # (protocol-0 pickles that do parse are still walked and audited).
+            message = (
+                f"{label} is neither a torch checkpoint nor a pickle (starts with "
+                f"{head.hex(' ')}); it was skipped"
+            )
+        return Artifact(path=label, size=source.size, format=Format.PICKLE, errors=(message,))
     except zipfile.BadZipFile as exc:
         return Artifact(
             path=label,
