@@ -528,3 +528,27 @@ def test_detected_autov3_is_a1111s_addnet_hash_whenever_it_is_given(
         assert got == a1111_addnet_hash_safetensors(path)
     else:
         assert got is None
+
+
+def test_concurrent_calls_share_the_spare_buffers_safely(tmp_path: Path) -> None:
+    # Scanners hash several files at once from worker threads; buffers kept
+    # between calls must never be handed to two calls at the same time.
+    paths = []
+    for i in range(3):
+        path = tmp_path / f"m{i}.safetensors"
+        write_safetensors(path, 8, 4096 + i * 512, seed=i)  # ~17-20 MB: the threaded path
+        paths.append(path)
+    want = {p: expected(p.read_bytes(), safetensors_data_offset(p.read_bytes())) for p in paths}
+    results: dict[Path, list[FileHashes]] = {p: [] for p in paths}
+
+    def work(path: Path) -> None:
+        for _ in range(2):
+            results[path].append(hash_file(path))
+
+    threads = [threading.Thread(target=work, args=(p,)) for p in paths]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for path in paths:
+        assert results[path] == [want[path], want[path]]

@@ -349,6 +349,37 @@ class _Buffer:
         self.lock = threading.Lock()
 
 
+class _Spares:
+    """Idle chunk buffers kept between calls, at most one pool's worth.
+
+    Allocating and faulting in a fresh 32 MiB pool costs ~10 ms, as much as
+    hashing a 10 MB LoRA: a scan of thousands of files would pay it on every
+    one. Only default-sized buffers are kept; concurrent calls that need more
+    allocate their own and those are dropped afterwards.
+    """
+
+    def __init__(self, size: int, keep: int) -> None:
+        self._size = size
+        self._keep = keep
+        self._idle: list[_Buffer] = []
+        self._lock = threading.Lock()
+
+    def take(self, size: int) -> _Buffer:
+        if size == self._size:
+            with self._lock:
+                if self._idle:
+                    return self._idle.pop()
+        return _Buffer(size)
+
+    def give(self, buffers: list[_Buffer]) -> None:
+        with self._lock:
+            for buf in buffers:
+                if len(buf.view) == self._size and len(self._idle) < self._keep:
+                    buf.pending = 0
+                    self._idle.append(buf)
+
+
+_SPARES: Final = _Spares(DEFAULT_CHUNK_SIZE, POOL_BUFFERS)
 _STOP: Final = None
 
 
@@ -492,16 +523,20 @@ _Fill = Callable[[memoryview], int]
 def _hash_inline(
     fill: _Fill, hasher: MultiHasher, chunk_size: int, on_progress: Callable[[int], None] | None
 ) -> None:
-    buffer = memoryview(bytearray(chunk_size))
-    while True:
-        got = fill(buffer)
-        if got == 0:
-            return
-        hasher.update(buffer[:got])
-        if on_progress is not None:
-            on_progress(hasher.position)
-        if got < chunk_size:
-            return
+    spare = _SPARES.take(chunk_size)
+    buffer = spare.view
+    try:
+        while True:
+            got = fill(buffer)
+            if got == 0:
+                return
+            hasher.update(buffer[:got])
+            if on_progress is not None:
+                on_progress(hasher.position)
+            if got < chunk_size:
+                return
+    finally:
+        _SPARES.give([spare])
 
 
 def _hash_threaded(
@@ -511,10 +546,11 @@ def _hash_threaded(
 
     A buffer goes back to the pool when the last lane is done with it, so at
     most ``POOL_BUFFERS`` chunks exist and the reader waits when the lanes lag.
+    Buffers are taken only as needed (a 20 MiB file uses 5) and kept for the
+    next call.
     """
     free: queue.Queue[_Buffer] = queue.Queue()
-    for _ in range(POOL_BUFFERS):
-        free.put(_Buffer(chunk_size))
+    created: list[_Buffer] = []
     lanes = hasher.lanes
     inboxes: list[queue.Queue[tuple[int, int, _Buffer] | None]] = [queue.Queue() for _ in lanes]
     failures: list[BaseException] = []
@@ -543,6 +579,9 @@ def _hash_threaded(
         worker.start()
     try:
         while not failures:
+            if free.empty() and len(created) < POOL_BUFFERS:
+                created.append(_SPARES.take(chunk_size))
+                free.put(created[-1])
             buf = free.get()
             got = fill(buf.view)
             if got == 0:
@@ -561,6 +600,7 @@ def _hash_threaded(
             inbox.put(_STOP)
         for worker in workers:
             worker.join()
+        _SPARES.give(created)
     if failures:
         raise failures[0]
 
