@@ -123,3 +123,10 @@ def test_policy_thresholds_change_verdicts() -> None:
     strict = parse_policy({"thresholds": {"minor_risk": 0.3}}, "strict")
     assert judge_listing(record, strict, models=None).labels[Label.MINOR_RISK].fired
     assert not judge_listing(record, models=None).labels[Label.MINOR_RISK].fired
+
+
+def test_omitted_severity_rules_are_the_default_rules() -> None:
+    p = parse_policy({"thresholds": {"sexual": 0.4}}, "x")
+    assert [r.to_json() for r in p.severity_rules] == [
+        r.to_json() for r in default_policy().severity_rules
+    ]

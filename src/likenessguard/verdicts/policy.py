@@ -56,6 +56,14 @@ class SeverityRule:
         return {"severity": self.severity.label, "all": sorted(str(x) for x in self.all)}
 
 
+# The default rules (the same as default_policy.yaml), used when a file omits `severity`.
+DEFAULT_SEVERITY: tuple[SeverityRule, ...] = (
+    *(SeverityRule(s, ls) for ls, s in FIXED_MINIMUMS),
+    SeverityRule(Severity.MEDIUM, frozenset({Label.MINOR_RISK})),
+    SeverityRule(Severity.LOW, frozenset({Label.SEXUAL})),
+)
+
+
 @dataclass(frozen=True)
 class Policy:
     """A validated policy. Build with :func:`load_policy` / :func:`default_policy`."""
@@ -138,7 +146,7 @@ def parse_policy(data: Any, source: str = "<policy>") -> Policy:
     rules_raw = top.get("severity")
     rules: list[SeverityRule] = []
     if rules_raw is None:
-        rules = [SeverityRule(s, frozenset(ls)) for ls, s in FIXED_MINIMUMS]
+        rules = list(DEFAULT_SEVERITY)
     elif not isinstance(rules_raw, list) or not rules_raw:
         raise ConfigError(f"{source}: severity must be a non-empty list of {{severity, all}} rules")
     else:
