@@ -37,7 +37,7 @@ FICTIONAL_NAMES: tuple[str, ...] = (
 # Non-sexual fixtures only.
 PUBLIC_FIGURES: tuple[str, ...] = ("Ada Lovelace", "Alan Turing", "Grace Hopper")
 HUBS: tuple[str, ...] = ("huggingface", "civitai", "local")
-FAMILIES: tuple[str, ...] = ("sd15", "sdxl", "flux", "sd3", "pony")
+FAMILIES: tuple[str, ...] = ("sd1", "sdxl", "flux1", "sd3", "sd2")
 START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
