@@ -371,6 +371,11 @@ class _Spares:
                     return self._idle.pop()
         return _Buffer(size)
 
+    def reset(self) -> None:
+        """Start afresh in a forked child: the parent's lock may have been held at fork."""
+        self._idle = []
+        self._lock = threading.Lock()
+
     def give(self, buffers: list[_Buffer]) -> None:
         with self._lock:
             for buf in buffers:
@@ -380,6 +385,8 @@ class _Spares:
 
 
 _SPARES: Final = _Spares(DEFAULT_CHUNK_SIZE, POOL_BUFFERS)
+if hasattr(os, "register_at_fork"):  # process-pool executors fork workers
+    os.register_at_fork(after_in_child=_SPARES.reset)
 _STOP: Final = None
 
 
