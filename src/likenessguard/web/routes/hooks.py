@@ -19,7 +19,6 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from likenessguard.errors import StoreError
@@ -32,10 +31,13 @@ router = APIRouter(tags=["hooks"])
 MAX_BODY = 1024 * 1024
 
 
-def get_engine(request: Request) -> Engine:
-    """The catalog engine ``create_app`` put on ``app.state.engine``."""
-    engine: Engine = request.app.state.engine
-    return engine
+def get_engine(request: Request) -> Any:
+    """The catalog engine ``create_app`` put on ``app.state.engine``.
+
+    Typed ``Any``: only ``store`` may import SQLAlchemy, and this module only
+    passes the engine on to ``store.hubs``.
+    """
+    return request.app.state.engine
 
 
 def _setting(request: Request, name: str) -> str:
@@ -76,7 +78,7 @@ def _error(status: int, message: str) -> JSONResponse:
 @router.post("/hooks/huggingface", status_code=202)
 async def huggingface_hook(
     request: Request,
-    engine: Engine = Depends(get_engine),  # noqa: B008
+    engine: Any = Depends(get_engine),  # noqa: B008
 ) -> Any:
     """Queue the model repo a Hugging Face webhook announces; 202 when queued or a duplicate."""
     expected = _setting(request, "webhook_secret")
