@@ -25,6 +25,7 @@ from likenessguard.errors import (
 COMMAND_MODULES: tuple[str, ...] = (
     "crawl",
     "hash",
+    "inspect",
     "scan",
     "serve",
     "users",
