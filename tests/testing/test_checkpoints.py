@@ -303,3 +303,29 @@ def test_preview_png_decodes_with_pillow(tmp_path: Path) -> None:
     with image.open(path) as im:
         assert im.size == (32, 32) and im.mode == "RGB"
         assert im.info["parameters"] == "x"
+
+
+@pytest.mark.parametrize("size", [1 << 20, 3 << 20])
+def test_civitai_hashes_agree_with_the_hasher(tmp_path: Path, size: int) -> None:
+    from likenessguard.hashing.file_hashes import hash_file
+    from likenessguard.testing import civitai_file_hashes, civitai_model_object, write_safetensors
+
+    # One tensor sized so the file lands on either side of the 2 MiB AutoV1 cut-off.
+    path = write_safetensors(
+        tmp_path / "l.safetensors", {"w": np.ones(size // 2, np.float16)}, {"a": "b"}
+    )
+    civ = civitai_file_hashes(path)
+    ours = hash_file(path)
+    assert civ["SHA256"] == ours.sha256.upper() and civ["AutoV2"] == ours.autov2.upper()
+    assert civ["BLAKE3"] == ours.blake3.upper() and civ["CRC32"] == ours.crc32.upper()
+    assert ours.autov3 is not None and civ["AutoV3"] == ours.autov3[:12].upper()
+    if ours.autov1 is None:
+        assert "AutoV1" not in civ
+    else:
+        assert civ["AutoV1"] == ours.autov1.upper()
+    listing = civitai_listing(
+        model_id=7, version_id=8, name="x", files=[{"name": path.name, "hashes": civ}]
+    )
+    model = civitai_model_object(listing)
+    assert model["id"] == 7 and model["modelVersions"][0]["files"][0]["hashes"] == civ
+    assert "model" not in model["modelVersions"][0]

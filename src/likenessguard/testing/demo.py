@@ -46,6 +46,7 @@ from likenessguard.testing.factory import (
 from likenessguard.testing.hostile import _safetensors_cases, hostile_pickle_bytes
 from likenessguard.testing.sidecars import (
     a1111_parameters,
+    civitai_file_hashes,
     civitai_listing,
     make_civitai_info,
     make_model_card,
@@ -456,7 +457,14 @@ def _people(b: _Builder) -> None:
                 nsfw=sexual,
                 poi=True,
                 description=f"<p>{person.name}, realistic likeness.</p>",
-                files=[{"name": path.name, "hashes": {"SHA256": _sha256(path).upper()}}],
+                files=[
+                    {
+                        "name": path.name,
+                        "type": "Model",
+                        "sizeKB": path.stat().st_size / 1024,
+                        "hashes": civitai_file_hashes(path),
+                    }
+                ],
             )
             make_civitai_info(path, listing)
         _preview(d, path, f"photo of {person.trigger} {person.class_word}", len(b.repos), family)

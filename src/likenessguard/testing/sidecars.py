@@ -9,6 +9,7 @@ The PNG encoder is our own (a few chunks and zlib) so the core needs no Pillow.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import struct
 import zlib
@@ -99,6 +100,50 @@ def civitai_listing(
         "files": [dict(f) for f in files],
         "images": [dict(i) for i in images],
         "downloadUrl": f"https://civitai.com/api/download/models/{version_id}",
+    }
+
+
+def civitai_file_hashes(path: str | Path) -> dict[str, str]:
+    """A file's ``hashes`` object as the Civitai API reports it (upper-case hex).
+
+    ``SHA256``; ``AutoV2`` (its first 10); ``AutoV1`` (first 8 of sha256 of the
+    64 KiB at 1 MiB; omitted under 2 MiB, as Civitai does); ``AutoV3`` (first
+    12 of sha256 of a safetensors file's tensor data); ``BLAKE3``; ``CRC32``
+    (zlib, most significant byte first). Computed independently of
+    ``likenessguard.hashing`` so tests can compare the two.
+    """
+    import blake3  # a core dependency; imported here as only this helper needs it
+
+    raw = Path(path).read_bytes()
+    sha = hashlib.sha256(raw).hexdigest()
+    out = {"SHA256": sha.upper(), "AutoV2": sha[:10].upper()}
+    if len(raw) >= 2 << 20:
+        out["AutoV1"] = (
+            hashlib.sha256(raw[1 << 20 : (1 << 20) + (64 << 10)]).hexdigest()[:8].upper()
+        )
+    if raw[8:9] == b"{" and len(raw) >= 8:
+        (n,) = struct.unpack("<Q", raw[:8])
+        if 8 + n <= len(raw):
+            out["AutoV3"] = hashlib.sha256(raw[8 + n :]).hexdigest()[:12].upper()
+    out["BLAKE3"] = blake3.blake3(raw).hexdigest().upper()
+    out["CRC32"] = f"{zlib.crc32(raw):08X}"
+    return out
+
+
+def civitai_model_object(listing: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``GET /api/v1/models/{id}`` object holding one model-version ``listing``
+    (what bank imports read ``modelVersions[].files[].hashes`` from)."""
+    model = dict(listing.get("model", {}))
+    version = {k: v for k, v in listing.items() if k != "model"}
+    return {
+        "id": listing.get("modelId"),
+        "name": model.get("name", ""),
+        "type": model.get("type", "LORA"),
+        "nsfw": model.get("nsfw", False),
+        "poi": model.get("poi", False),
+        "tags": model.get("tags", []),
+        "creator": listing.get("creator", {}),
+        "modelVersions": [version],
     }
 
 
