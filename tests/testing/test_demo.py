@@ -288,3 +288,25 @@ def test_entry_point_has_the_command() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "--repos" in done.stdout and "--seed" in done.stdout
+
+
+def test_rebuild_never_deletes_outside_the_hub(tmp_path: Path) -> None:
+    hub = tmp_path / "hub"
+    hub.mkdir()
+    outside = tmp_path / "precious"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("keep")
+    (hub / "link").symlink_to(outside)
+    lines = [
+        {"repo": "../precious"},
+        {"repo": str(outside) + "/x"},
+        {"repo": "link/x"},
+        {"repo": "./x"},
+        "not json",
+    ]
+    (hub / "manifest.jsonl").write_text(
+        "\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines), encoding="utf-8"
+    )
+    build_demo_hub(hub, repos=MIN_REPOS)
+    assert (outside / "keep.txt").read_text() == "keep"
+    assert (hub / "link").is_symlink()

@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 import shutil
 import struct
 from collections.abc import Mapping, Sequence
@@ -1087,6 +1088,42 @@ def _other_formats(b: _Builder) -> None:
         )
 
 
+_AUTHOR_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+
+
+def _clear_previous(root: Path) -> None:
+    """Remove a previous demo hub's output from ``root``, and nothing else.
+
+    Only author folders that are named in the old manifest and are one plain
+    path component directly under ``root`` (no symlink, no ``..``) are
+    removed: a tampered manifest naming ``..`` or an absolute path must not
+    make a rebuild delete anything outside the hub.
+    """
+    manifest = root / "manifest.jsonl"
+    if manifest.is_file():
+        authors: set[str] = set()
+        for line in manifest.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                repo = json.loads(line)["repo"]
+            except (ValueError, KeyError, TypeError):
+                continue
+            if isinstance(repo, str):
+                authors.add(repo.split("/", 1)[0])
+        for author in authors:
+            target = root / author
+            if (
+                _AUTHOR_NAME.fullmatch(author)
+                and author not in (".", "..")
+                and target.is_dir()
+                and not target.is_symlink()
+                and target.resolve().parent == root.resolve()
+            ):
+                shutil.rmtree(target)
+    for leftover in root.glob("PWNED-*"):
+        if leftover.is_file() and not leftover.is_symlink():
+            leftover.unlink()
+
+
 def build_demo_hub(directory: str | Path, *, repos: int = 200, seed: int = 0) -> DemoHub:
     """Build the demo hub in ``directory`` (created; existing demo content is replaced).
 
@@ -1102,13 +1139,7 @@ def build_demo_hub(directory: str | Path, *, repos: int = 200, seed: int = 0) ->
     if repos < MIN_REPOS:
         raise ValueError(f"the demo hub needs at least {MIN_REPOS} repos (got {repos})")
     root = Path(directory)
-    if (root / "manifest.jsonl").exists():
-        # Rebuilding: clear our previous output (only dirs named in the old manifest).
-        for line in (root / "manifest.jsonl").read_text(encoding="utf-8").splitlines():
-            author = json.loads(line)["repo"].split("/", 1)[0]
-            shutil.rmtree(root / author, ignore_errors=True)
-    for leftover in root.glob("PWNED-*"):
-        leftover.unlink()
+    _clear_previous(root)
     root.mkdir(parents=True, exist_ok=True)
     b = _Builder(root, seed)
     for i in range(len(_STYLES)):
