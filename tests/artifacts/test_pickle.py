@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import io
 import pickle
+import struct
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from likenessguard.artifacts.base import BytesSource, Finding, Format, Kind
 from likenessguard.artifacts.open import read_artifacts
@@ -192,3 +195,18 @@ def test_truncated_checkpoint(tmp_path: Path) -> None:
     (a,) = read_artifacts(path)
     assert len(a.errors) == 1
     assert a.errors[0].startswith("pickle in m.pt is truncated (no STOP after byte")
+
+
+@settings(max_examples=200, deadline=None)
+@given(raw=st.binary(max_size=200), proto=st.sampled_from([b"", b"\x80\x02", b"\x80\x04"]))
+def test_random_bytes_never_raise(raw: bytes, proto: bytes) -> None:
+    from tests.artifacts.fuzz_pickle import check
+
+    check(proto + raw)
+
+
+def test_fuzz_targets_accept_their_corpus_seed() -> None:
+    from tests.artifacts.fuzz_safetensors import check
+
+    check(b"\x10\x00\x00\x00" + struct.pack("<Q", 2) + b"{}")
+    check(b"")

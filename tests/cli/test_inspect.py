@@ -92,3 +92,17 @@ def test_top_tags_sums_folders_and_ignores_junk() -> None:
     }
     assert top_tags(decoded) == [("jane roe", 13), ("smile", 2)]
     assert top_tags({"ss_tag_frequency": "oops"}) == []
+
+
+def test_docs_records_table_matches_the_record(tmp_path: Path) -> None:
+    docs = Path(__file__).resolve().parents[2] / "docs" / "records.md"
+    lines = docs.read_text().splitlines()
+    start = lines.index("<!-- inspect-keys: inspect -->")
+    documented = []
+    for line in lines[start + 3 :]:
+        if not line.startswith("| `"):
+            break
+        documented.append(line.split("`")[1])
+    path = make_lora(tmp_path / "l.safetensors", "sd1", modules=2)
+    _, out = run(str(path), "--format", "json", "--no-hash")
+    assert documented == list(json.loads(out)[0])
