@@ -238,6 +238,8 @@ def build_hostile_corpus(directory: str | Path) -> dict[str, Path]:
     directory_case.mkdir(exist_ok=True)
     out["directory"] = directory_case
     unreadable = d / "unreadable.safetensors"
+    if unreadable.exists():
+        unreadable.chmod(0o600)  # a rebuild by a non-root user must be able to rewrite it
     unreadable.write_bytes(_st(*_valid_parts()))
     unreadable.chmod(0)
     out["unreadable"] = unreadable
