@@ -274,3 +274,19 @@ def test_killed_crawl_resumes_with_nothing_lost_or_doubled(tmp_path: Path) -> No
         assert len(rows) == len(set(rows)) == 24
         assert set(rows) == model_uris(hub)
         assert store.count_repos("huggingface") == 24
+
+
+def test_local_hf_cache_crawl_gives_hub_identities(tmp_path: Path, sqlite_url: str) -> None:
+    from tests.hubs.test_local import COMMIT, make_cache
+
+    data = make_cache(tmp_path / "cache")
+    spec = ConnectorSpec("local", root=str(tmp_path / "cache"))
+    catalog = open_catalog(sqlite_url)
+    stats = Crawler(spec, catalog, [Sha256Bank({hashlib.sha256(data).hexdigest(): "c1"})]).crawl(
+        RepoQuery()
+    )
+    assert stats.records == 1
+    [record] = list(catalog.iter_records())
+    assert record["location"]["uri"] == f"hf://acme/cached@{COMMIT}/loras/x.safetensors"
+    assert record["kind"] == "lora" and record["errors"] == []
+    assert [m["entry"]["id"] for m in record["matches"]] == ["c1"]

@@ -204,6 +204,10 @@ class HubTarget(ScanTarget):
         else:
             source = connector.read_header(file)
             hashes = file.hashes
+            closer = getattr(source, "close", None)
+            if callable(closer):
+                # Local files hold a descriptor: release it with the target.
+                weakref.finalize(self, closer)
         object.__setattr__(self, "_cache", (source, hashes))
         return source, hashes
 
