@@ -301,3 +301,18 @@ def test_zip_member_lying_about_its_size(tmp_path: Path) -> None:
     tracemalloc.stop()
     assert peak < 20 * 1024 * 1024
     assert len(a.errors) == 1
+
+
+def test_shared_hostile_corpus_is_one_error_each(tmp_path: Path) -> None:
+    from tests.pipeline.hostile import build_hostile
+
+    marker = tmp_path / "pwned"
+    corpus = build_hostile(tmp_path / "corpus", marker)
+    for name, path in corpus.items():
+        arts = read_artifacts(path)
+        assert arts, name
+        for a in arts:
+            problems = list(a.errors) + [f.message for f in a.findings]
+            assert problems, (name, a)
+            assert all("\n" not in p for p in problems), name
+    assert not marker.exists()
