@@ -290,3 +290,15 @@ def test_local_hf_cache_crawl_gives_hub_identities(tmp_path: Path, sqlite_url: s
     assert record["location"]["uri"] == f"hf://acme/cached@{COMMIT}/loras/x.safetensors"
     assert record["kind"] == "lora" and record["errors"] == []
     assert [m["entry"]["id"] for m in record["matches"]] == ["c1"]
+
+
+def test_a_repo_that_failed_is_retried_by_the_next_crawl(hub: HubServer, sqlite_url: str) -> None:
+    hub.populate(6)
+    hub.inject("tree", status=404, times=2)  # the first repo's tree, and its refresh
+    c = crawler(hub, sqlite_url, concurrency=1)
+    first = c.crawl(RepoQuery())
+    assert len(first.errors) == 1 and first.records == 5
+    assert "does not exist" in first.errors[0]
+    second = c.crawl(RepoQuery())
+    assert (second.changed, second.records, second.errors) == (1, 1, [])
+    assert {r["location"]["uri"] for r in c.catalog.iter_records()} == model_uris(hub)

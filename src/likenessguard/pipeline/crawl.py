@@ -588,8 +588,9 @@ class Crawler:
                     batch = []
             self.process(self._changed(batch))
         # The listing ran to its end: the next incremental crawl can stop here.
-        # A limited crawl did not see everything, so it moves no watermark.
-        if query.limit is None:
+        # A limited crawl did not see everything, and a crawl with failed repos
+        # must list them again, so neither moves the watermark.
+        if query.limit is None and not self.stats.errors:
             old = saved.watermark if saved else None
             mark = max(d for d in (newest, old) if d is not None) if newest or old else None
             self.store.save_cursor(name, self.spec.hub, cursor=None, watermark=mark)
