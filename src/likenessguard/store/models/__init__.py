@@ -1,5 +1,6 @@
 """All catalog tables; importing this module registers every table on ``Base.metadata``."""
 
+from likenessguard.store.models.banks import BankEntryRow, BankRow, FingerprintRow, MatchRow
 from likenessguard.store.models.core import ArtifactRow
 from likenessguard.store.models.hubs import CrawlCursorRow, HubEventRow, HubListingRow, HubRepoRow
 from likenessguard.store.models.registry import SubjectRow
@@ -18,12 +19,16 @@ __all__ = [
     "ApiTokenRow",
     "ArtifactRow",
     "AuditRow",
+    "BankEntryRow",
+    "BankRow",
     "CaseRow",
     "CrawlCursorRow",
     "DecisionRow",
+    "FingerprintRow",
     "HubEventRow",
     "HubListingRow",
     "HubRepoRow",
+    "MatchRow",
     "SessionRow",
     "SubjectRow",
     "TakedownCaseRow",

@@ -1,0 +1,142 @@
+"""Exact hash lookups against banks of any size, at dictionary speed.
+
+A bank of a million removed models is a set of hex strings; matching a file is
+six dictionary lookups. Keys are stored as raw bytes (half the memory of hex
+strings), AutoV3 is keyed on the 12-hex prefix Civitai shows (so a full hash
+finds a prefix entry and vice versa), and CRC-32 is indexed in both byte
+orders because tools disagree on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from likenessguard.banks.base import HASH_LENGTHS, HASH_STRENGTH, BankEntry, SignalIndex
+
+#: How many leading hex digits of each hash are the lookup key.
+KEY_HEX: Mapping[str, int] = {
+    "sha256": 64,
+    "autov1": 8,
+    "autov2": 10,
+    "autov3": 12,
+    "blake3": 64,
+    "crc32": 8,
+}
+
+
+def lookup_key(name: str, value: str) -> bytes | None:
+    """The index key of a hash value, or None when it cannot be one (wrong length, not hex)."""
+    text = value.strip().lower()
+    if len(text) not in HASH_LENGTHS[name] and not (name == "autov3" and len(text) >= 12):
+        return None
+    try:
+        return bytes.fromhex(text[: KEY_HEX[name]])
+    except ValueError:
+        return None
+
+
+class ExactIndex(SignalIndex[str]):
+    """One hash kind (e.g. ``sha256``) -> entry ids."""
+
+    def __init__(self, name: str) -> None:
+        if name not in KEY_HEX:
+            raise ValueError(f"unknown hash {name!r}: use one of {', '.join(KEY_HEX)}")
+        self.name = name
+        self._map: dict[bytes, int | list[int]] = {}
+        self._count = 0
+
+    def add(self, signal: str, entry_id: int) -> None:
+        key = lookup_key(self.name, signal)
+        if key is None:
+            raise ValueError(f"{self.name} {signal!r} is not a valid hash")
+        keys = [key, key[::-1]] if self.name == "crc32" and key[::-1] != key else [key]
+        for k in keys:
+            old = self._map.get(k)
+            if old is None:
+                self._map[k] = entry_id  # most keys hold one entry: no list for them
+            elif isinstance(old, int):
+                if old != entry_id:
+                    self._map[k] = [old, entry_id]
+            elif entry_id not in old:
+                old.append(entry_id)
+        self._count += 1
+
+    def ids(self, signal: str) -> list[int]:
+        key = lookup_key(self.name, signal)
+        if key is None:
+            return []
+        got = self._map.get(key)
+        if got is None:
+            return []
+        return [got] if isinstance(got, int) else list(got)
+
+    def query(self, signal: str) -> list[tuple[int, float]]:
+        return [(i, 1.0) for i in self.ids(signal)]
+
+    def __len__(self) -> int:
+        return self._count
+
+
+class HashMatcher:
+    """All six exact indexes over a set of entries, with cross-checks between hashes.
+
+    A weak hash (CRC-32, AutoV1, AutoV2, a 12-hex AutoV3) can collide; an entry
+    found through one is only reported when no hash that both sides hold disagrees.
+    """
+
+    def __init__(self, entries: Iterable[BankEntry] = ()) -> None:
+        self.indexes = {name: ExactIndex(name) for name in HASH_STRENGTH}
+        self.entries: dict[int, BankEntry] = {}
+        for entry in entries:
+            self.add(entry)
+
+    def add(self, entry: BankEntry) -> None:
+        if entry.id is None:
+            raise ValueError("bank entries need an id before they are indexed")
+        self.entries[entry.id] = entry
+        for name, value in entry.hashes().items():
+            self.indexes[name].add(value, entry.id)
+
+    def lookup(self, hashes: Mapping[str, str | None]) -> list[tuple[BankEntry, str]]:
+        """Entries matching any of ``hashes``, each with its strongest agreeing method."""
+        found: dict[int, str] = {}
+        for name in HASH_STRENGTH:
+            value = hashes.get(name)
+            if not value:
+                continue
+            for entry_id in self.indexes[name].ids(value):
+                found.setdefault(entry_id, name)
+        out = []
+        for entry_id, method in found.items():
+            entry = self.entries[entry_id]
+            if consistent(entry, hashes):
+                out.append((entry, method))
+        return out
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+def _same(name: str, a: str, b: str) -> bool:
+    a, b = a.lower(), b.lower()
+    if name == "crc32":
+        return a == b or bytes.fromhex(a)[::-1].hex() == b
+    n = min(len(a), len(b))
+    return a[:n] == b[:n]
+
+
+def consistent(entry: BankEntry, hashes: Mapping[str, str | None]) -> bool:
+    """False when a hash held by both the entry and the file differs (a weak-hash collision)."""
+    for name, value in entry.hashes().items():
+        other = hashes.get(name)
+        if other and not _same(name, value, other):
+            return False
+    # AutoV2 is the SHA256 prefix: an entry's autov2 must agree with the file's sha256.
+    sha = hashes.get("sha256")
+    if entry.autov2 and sha and not sha.lower().startswith(entry.autov2):
+        return False
+    return not (
+        entry.sha256
+        and hashes.get("autov2")
+        and not _same("autov2", entry.sha256, hashes["autov2"] or "")
+    )

@@ -1,0 +1,198 @@
+"""Bank persistence, rematch and mirrors on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import Engine
+
+from likenessguard.banks.base import BankEntry
+from likenessguard.errors import BankError
+from likenessguard.hashing.base import FileHashes
+from likenessguard.hashing.fingerprint import DIM, Fingerprint
+from likenessguard.pipeline.match import find_mirrors, rematch
+from likenessguard.store.banks import (
+    add_entries,
+    artifacts_matching,
+    create_bank,
+    delete_bank,
+    get_bank,
+    list_banks,
+    load_fingerprints,
+    matches_of,
+    set_disabled,
+)
+from likenessguard.store.catalog import Catalog
+from likenessguard.store.db import open_catalog
+from likenessguard.store.records import Location, ScanRecord
+
+SHA = ["%064x" % (i * 7919 + 1) for i in range(10)]
+
+
+def _hashes(i: int) -> FileHashes:
+    return FileHashes(
+        sha256=SHA[i],
+        autov1=None,
+        autov2=SHA[i][:10],
+        autov3="%064x" % (i + 500),
+        blake3="%064x" % (i + 900),
+        crc32="%08x" % (i + 17),
+    )
+
+
+def _fp(seed: int, noise: float = 0.0, base: int | None = None) -> Fingerprint:
+    rng = np.random.default_rng(seed if base is None else base)
+    v = rng.standard_normal(DIM).astype(np.float32)
+    if noise:
+        v = v + noise * np.random.default_rng(seed + 1000).standard_normal(DIM).astype(np.float32)
+    return Fingerprint(
+        kind="adapter", modules=10, vector=(v / np.linalg.norm(v)).astype(np.float32)
+    )
+
+
+def _store(catalog: Catalog, uri: str, i: int, fp: Fingerprint | None, hub: str = "local") -> None:
+    rec = ScanRecord(
+        path=uri.rsplit("/", 1)[-1],
+        size=100,
+        location=Location(uri=uri, hub=hub, repo="org/" + uri[-3:] if hub != "local" else None),
+        hashes=_hashes(i),
+        fingerprint=fp.to_text() if fp else None,
+    )
+    catalog.upsert([(rec, None)])
+
+
+@pytest.fixture
+def engine(catalog_url: str) -> Engine:
+    eng = open_catalog(catalog_url)
+    yield eng
+    eng.dispose()
+
+
+def test_bank_lifecycle_merges_duplicates_and_disables(engine: Engine) -> None:
+    create_bank(engine, "removed", description="hub takedowns")
+    with pytest.raises(BankError, match="already exists"):
+        create_bank(engine, "removed")
+    with pytest.raises(BankError, match="not allowed"):
+        create_bank(engine, "bad name!")
+    first = add_entries(
+        engine,
+        "removed",
+        [BankEntry(name="Jane Roe", sha256=SHA[0]), BankEntry(sha256=SHA[0], source_url="u")],
+        added_by="tester",
+    )
+    assert len(first.added) == 1 and first.merged == 1
+    again = add_entries(engine, "removed", [BankEntry(sha256=SHA[0], reason="likeness")])
+    assert again.added == () and again.merged == 1 and len(again.updated) == 1
+    bank = get_bank(engine, "removed")
+    (entry,) = bank.entries
+    assert (entry.name, entry.source_url, entry.reason, entry.added_by) == (
+        "Jane Roe",
+        "u",
+        "likeness",
+        "tester",
+    )
+    assert entry.added_at is not None and entry.added_at.tzinfo is not None
+    add_entries(engine, "removed", [BankEntry(crc32="0d4a1185")])
+    assert set_disabled(engine, "removed", "85114a0d", True)
+    (summary,) = list_banks(engine)
+    assert (summary.entries, summary.disabled) == (2, 1)
+    with pytest.raises(BankError, match="no entry of bank"):
+        set_disabled(engine, "removed", "f" * 64, True)
+    with pytest.raises(BankError, match="no bank named 'nope'"):
+        get_bank(engine, "nope")
+    assert delete_bank(engine, "removed") == 2
+    assert list_banks(engine) == []
+
+
+def test_rematch_catches_an_old_upload_when_a_ban_is_added(engine: Engine) -> None:
+    catalog = Catalog(engine)
+    original = _fp(1)
+    _store(catalog, "file:///old/upload.safetensors", 0, None)
+    _store(
+        catalog,
+        "hf://org/copy@abc/LORA.safetensors",
+        1,
+        _fp(2, noise=0.3, base=1),
+        hub="huggingface",
+    )
+    _store(catalog, "file:///unrelated.safetensors", 2, _fp(3))
+    create_bank(engine, "bans")
+    empty = rematch(engine, ["bans"])
+    assert empty.matched == 0 and empty.fingerprints_stored == 2
+    add_entries(
+        engine,
+        "bans",
+        [BankEntry(name="Jane Roe", sha256=SHA[0].upper(), fingerprint=original.to_text())],
+    )
+    report = rematch(engine, ["bans"])
+    assert report.artifacts == 3 and report.matched == 2 and report.changed == 2
+    assert report.fingerprints_stored == 0 and len(load_fingerprints(engine)) == 2
+    by_uri = {r["location"]["uri"]: r for r in catalog.iter_records(order="uri")}
+    old = by_uri["file:///old/upload.safetensors"]
+    assert [m["method"] for m in old["matches"]] == ["sha256"]
+    assert old["matches"][0]["entry"]["name"] == "Jane Roe"
+    copy = by_uri["hf://org/copy@abc/LORA.safetensors"]
+    assert copy["matches"][0]["method"] == "fingerprint"
+    assert 0.5 < copy["matches"][0]["similarity"] < 1.0
+    assert by_uri["file:///unrelated.safetensors"]["matches"] == []
+    assert len(artifacts_matching(engine, "bans")) == 2
+    # Nothing changed: a second rematch rewrites nothing.
+    assert rematch(engine, ["bans"]).changed == 0
+    # A negative bank suppresses the known false positive.
+    create_bank(engine, "allow", negative=True)
+    add_entries(engine, "allow", [BankEntry(sha256=SHA[0], reason="licensed")])
+    rematch(engine)
+    old = next(
+        r for r in list(catalog.iter_records()) if r["location"]["uri"].startswith("file:///old")
+    )
+    assert [m.get("negative") for m in old["matches"]] == [True]
+    # Disabling the ban entry removes the remaining match.
+    set_disabled(engine, "bans", SHA[0], True)
+    rematch(engine, ["bans"])
+    ids = [r for r in list(catalog.iter_records()) if r["location"]["uri"].startswith("hf://")]
+    assert ids[0]["matches"] == []
+
+
+def test_mirrors_cluster_copies_earliest_first(engine: Engine, tmp_path: Path) -> None:
+    catalog = Catalog(engine)
+    _store(catalog, "file:///a/first.safetensors", 4, _fp(10))
+    _store(catalog, "hf://x/mirror@1/m.safetensors", 4, None, hub="huggingface")  # same sha256
+    _store(
+        catalog,
+        "civitai://model/1/version/2/c.safetensors",
+        5,
+        _fp(11, noise=0.2, base=10),
+        hub="civitai",
+    )
+    _store(catalog, "file:///b/alone.safetensors", 6, _fp(12))
+    (cluster,) = find_mirrors(engine)
+    assert [m.uri for m in cluster.members] == [
+        "file:///a/first.safetensors",
+        "hf://x/mirror@1/m.safetensors",
+        "civitai://model/1/version/2/c.safetensors",
+    ]
+    assert cluster.methods == ("autov3", "fingerprint", "sha256")
+    assert cluster.members[2].hub == "civitai" and cluster.members[2].similarity is not None
+    assert find_mirrors(engine, min_similarity=0.999)[0].methods == ("autov3", "sha256")
+
+
+def test_matches_table_rows_follow_record_matches(engine: Engine) -> None:
+    catalog = Catalog(engine)
+    _store(catalog, "file:///one.safetensors", 7, None)
+    create_bank(engine, "b1")
+    add_entries(engine, "b1", [BankEntry(autov2=SHA[7][:10])])
+    rematch(engine)
+    (row,) = [r for r in catalog.iter_records()]
+    aid = artifacts_matching(engine, "b1")[0]
+    assert matches_of(engine, aid) == [
+        {
+            "bank": "b1",
+            "entry_id": row["matches"][0]["entry"]["id"],
+            "method": "autov2",
+            "similarity": 1.0,
+            "negative": False,
+        }
+    ]
+    assert row["matches"][0]["entry"]["autov2"] == SHA[7][:10]
