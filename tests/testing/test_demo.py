@@ -9,6 +9,7 @@ import os
 import struct
 import subprocess
 import sys
+import zipfile
 from collections import Counter
 from pathlib import Path
 
@@ -84,7 +85,11 @@ def test_layout_size_and_manifest(demo_hub: DemoHub) -> None:
         for f in entry["files"]:
             path = root / f["path"]
             assert path.is_file(), f["path"]
-            assert hashlib.sha256(path.read_bytes()).hexdigest() == f["sha256"]
+            data = path.read_bytes()
+            if f["member"]:
+                with zipfile.ZipFile(path) as zf:
+                    data = zf.read(f["member"])
+            assert hashlib.sha256(data).hexdigest() == f["sha256"]
     categories = Counter(r["category"] for r in demo_hub.repos)
     for needed in (
         "style",
@@ -149,12 +154,19 @@ def test_copies_are_what_the_manifest_says(demo_hub: DemoHub) -> None:
         "bf16_cast",
         "f32_cast",
         "kohya_to_peft",
+        "zipped",
     }
     for f in copies:
         src, dst = root / f["copy_of"], root / f["path"]
         method = f["copy_method"]
         if method == "exact":
             assert src.read_bytes() == dst.read_bytes()
+            continue
+        if method == "zipped":
+            with zipfile.ZipFile(dst) as zf:
+                info = zf.getinfo(f["member"])
+                assert info.compress_type == zipfile.ZIP_DEFLATED
+                assert zf.read(info) == src.read_bytes()
             continue
         if method in ("metadata_stripped", "metadata_replaced"):
             assert _data_hash(src) == _data_hash(dst)  # same AutoV3, different file sha256
@@ -199,6 +211,7 @@ def test_identification_truth_matches_the_files(demo_hub: DemoHub) -> None:
         path = root / f["path"]
         if (
             f["broken"]
+            or f["member"]
             or f["format"] not in ("safetensors", "diffusers")
             or f["kind"] not in ("lora", "lycoris", "dora")
         ):

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from likenessguard.testing.checkpoints import make_checkpoint, make_textual_inversion
-from likenessguard.testing.containers import make_diffusers_lora_folder, make_gguf
+from likenessguard.testing.containers import make_diffusers_lora_folder, make_gguf, make_zip
 from likenessguard.testing.factory import (
     convert_lora,
     default_tag_table,
@@ -116,10 +116,12 @@ class FileTruth:
     copy_method: str | None = None
     broken: bool = False
     unsafe_pickle: bool = False
+    member: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "path": self.path,
+            "member": self.member,
             "format": self.format,
             "kind": self.kind,
             "base_family": self.base_family,
@@ -621,6 +623,8 @@ def _copies(b: _Builder) -> None:
             "exact",
             True,
         ),
+        # Civitai serves downloads as zips too: the same bytes, one level down.
+        ("erika-mustermann", "civitai_dl", "em-pack", "em_pack.zip", "zipped", False),
     ]
     by_repo = {r.repo.split("/", 1)[1]: r for r in b.repos}
     for orig_name, author, name, filename, method, keep_text in plan:
@@ -654,6 +658,20 @@ def _copies(b: _Builder) -> None:
                 copy_of=src_rel,
                 copy_method=method,
             )
+        elif method == "zipped":
+            make_zip(dst, {src.name: src})
+            rec = b.record(
+                repo,
+                dst,
+                "safetensors",
+                orig.files[0].kind,
+                family,
+                orig.files[0].key_scheme,
+                copy_of=src_rel,
+                copy_method=method,
+                member=src.name,
+            )
+            rec.sha256 = _sha256(src)  # the member's bytes, as a scan record hashes them
         else:
             _copy_lora(src, dst, method, family)
             b.record(
