@@ -155,6 +155,22 @@ BAD: list[tuple[str, bytes, str]] = [
         "the file is corrupt or hostile; it was skipped",
     ),
     (
+        "duplicate-metadata-key",
+        build('{"__metadata__": {"ss_output_name": "a", "ss_output_name": "b"}}'),
+        "header of lora.safetensors repeats the key 'ss_output_name': "
+        "the file is corrupt or hostile; it was skipped",
+    ),
+    (
+        "duplicate-key-in-extra-field",
+        build(
+            '{"w": {"dtype": "F16", "shape": [2], "data_offsets": [0, 4], '
+            '"x": [{"k": 1, "k": 2}]}}',
+            b"\0" * 4,
+        ),
+        "header of lora.safetensors repeats the key 'k': "
+        "the file is corrupt or hostile; it was skipped",
+    ),
+    (
         "unknown-dtype",
         build({"w": {"dtype": "F12", "shape": [2], "data_offsets": [0, 4]}}, b"\0" * 4),
         "tensor 'w' in lora.safetensors has unknown dtype 'F12': the file is corrupt or uses "
@@ -253,7 +269,13 @@ def test_bad_input_gives_one_exact_line(raw: bytes, message: str) -> None:
 def test_bad_inputs_agree_with_the_reference_library(tmp_path: Path) -> None:
     # Whatever we reject, safetensors itself rejects too (or we are stricter on
     # purpose: duplicate keys, which serde silently resolves).
-    stricter = {"duplicate-key", "duplicate-inner-key", "bool-dim"}
+    stricter = {
+        "duplicate-key",
+        "duplicate-inner-key",
+        "duplicate-metadata-key",
+        "duplicate-key-in-extra-field",
+        "bool-dim",
+    }
     for ident, raw, _ in BAD:
         if ident in stricter or not raw:
             continue

@@ -140,25 +140,42 @@ class _Bad(Exception):
     """Internal: one validation failure, carrying its final message."""
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # Called by json for every object; a repeated key means two readers may
-    # disagree on what the file contains, which is a classic smuggling trick.
+def _as_dict(pairs: tuple[tuple[str, Any], ...], name: str) -> dict[str, Any]:
+    """A JSON object (decoded as a tuple of pairs) as a dict, refusing repeated keys.
+
+    The header is decoded with ``object_pairs_hook=tuple`` (a C call, unlike a
+    Python hook) so that duplicates stay visible: a repeated key means two
+    readers may disagree on what the file contains, a classic smuggling trick.
+    """
     d = dict(pairs)
     if len(d) != len(pairs):
         seen: set[str] = set()
         for key, _ in pairs:
             if key in seen:
-                raise _Bad(key)
+                raise _Bad(f"header of {name} repeats the key {_short(key)}: {_SUFFIX}")
             seen.add(key)
     return d
 
 
+def _check_nested(value: Any, name: str) -> None:
+    """Refuse repeated keys anywhere inside an unusual value (rare path only)."""
+    if type(value) is tuple:
+        for _, inner in _as_dict(value, name).items():
+            _check_nested(inner, name)
+    elif type(value) is list:
+        for inner in value:
+            _check_nested(inner, name)
+
+
 def _parse_tensors(
-    header: dict[str, Any], data_start: int, data_len: int, name: str, text: str
+    top: tuple[tuple[str, Any], ...], data_start: int, data_len: int, name: str, text: str
 ) -> tuple[tuple[TensorInfo, ...], dict[str, str]]:
+    header = _as_dict(top, name)
     metadata: dict[str, str] = {}
     raw_meta = header.pop("__metadata__", None)
     if raw_meta is not None:
+        if type(raw_meta) is tuple:
+            raw_meta = _as_dict(raw_meta, name)
         if not isinstance(raw_meta, dict):
             raise _Bad(
                 f"__metadata__ in {name} is a JSON {_json_type(raw_meta)}, "
@@ -181,7 +198,12 @@ def _parse_tensors(
     tensors: list[TensorInfo] = []
     append_span = spans.append
     append_tensor = tensors.append
-    for tname, entry in header.items():
+    for tname, pairs in header.items():
+        if type(pairs) is not tuple:
+            raise _Bad(_entry_problem(tname, pairs, name))
+        entry = _as_dict(pairs, name)
+        if len(entry) > 3:
+            _check_nested(pairs, name)
         try:
             dtype = entry["dtype"]
             raw_shape = entry["shape"]
@@ -290,7 +312,7 @@ def _short(value: Any, limit: int = 80) -> str:
 
 
 def _json_type(value: Any) -> str:
-    if isinstance(value, dict):
+    if isinstance(value, dict | tuple):
         return "object"
     if isinstance(value, list):
         return "array"
@@ -338,7 +360,7 @@ def decode_metadata(metadata: Mapping[str, str], name: str) -> tuple[dict[str, A
 
 #: At most this many ``.alpha`` scalars are read per file (evenly spaced when
 #: there are more): enough for a robust "most common alpha", bounded I/O.
-MAX_ALPHA_READS = 64
+MAX_ALPHA_READS = 16
 
 _SCALAR_FORMATS: Mapping[str, str] = {
     "F16": "<e",
@@ -446,16 +468,14 @@ def parse_safetensors_header(
     except UnicodeDecodeError as exc:
         return failed(f"header of {name} is not valid UTF-8 (byte {exc.start}): {_SUFFIX}")
     try:
-        header = json.loads(text, object_pairs_hook=_no_duplicates)
-    except _Bad as exc:
-        return failed(f"header of {name} repeats the key {_short(exc.args[0])}: {_SUFFIX}")
+        header = json.loads(text, object_pairs_hook=tuple)
     except json.JSONDecodeError as exc:
         return failed(
             f"header of {name} is not valid JSON ({exc.msg} at character {exc.pos}): {_SUFFIX}"
         )
     except RecursionError:
         return failed(f"header of {name} nests JSON too deeply to be a real header: {_SUFFIX}")
-    if not isinstance(header, dict):
+    if type(header) is not tuple:
         return failed(f"header of {name} is a JSON {_json_type(header)}, not an object: {_SUFFIX}")
     try:
         tensors, metadata = _parse_tensors(header, 8 + n, file_size - 8 - n, name, text)
