@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import quote
 
 from likenessguard.artifacts.base import ByteSource
-from likenessguard.errors import HubAuthError, HubNotFound
+from likenessguard.errors import HubAuthError, HubError, HubNotFound
 from likenessguard.hubs.base import Download, FileRef, RepoQuery, RepoRef
 from likenessguard.hubs.http import PoliteClient, Politeness
 from likenessguard.hubs.remote import (
@@ -110,8 +110,13 @@ class HuggingFaceConnector:
         max_download: int = DEFAULT_MAX_DOWNLOAD,
         expand_tree: bool = False,
     ) -> None:
-        from huggingface_hub import HfApi
+        from huggingface_hub import HfApi, constants
 
+        if constants.is_offline_mode():
+            raise HubError(
+                "HF_HUB_OFFLINE is set, so the Hugging Face client refuses every request "
+                "(even to a local endpoint); unset it to crawl"
+            )
         self.endpoint = (endpoint or os.environ.get("HF_ENDPOINT") or DEFAULT_ENDPOINT).rstrip("/")
         self.token = token or os.environ.get("HF_TOKEN") or None
         self.max_download = max_download
