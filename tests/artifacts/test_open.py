@@ -316,3 +316,21 @@ def test_shared_hostile_corpus_is_one_error_each(tmp_path: Path) -> None:
             assert problems, (name, a)
             assert all("\n" not in p for p in problems), name
     assert not marker.exists()
+
+
+def test_mutated_gguf_never_raises(tmp_path: Path) -> None:
+    import random
+
+    good = make_gguf(tmp_path / "good.gguf", "flux1", tensors=4).read_bytes()
+    rng = random.Random(7)
+    path = tmp_path / "m.gguf"
+    for _ in range(60):
+        raw = bytearray(good)
+        for _ in range(rng.randint(1, 6)):
+            raw[rng.randrange(4, min(len(raw), 700))] = rng.randrange(256)
+        if rng.random() < 0.3:
+            raw = raw[: rng.randrange(4, len(raw))]
+        path.write_bytes(bytes(raw))
+        (a,) = read_artifacts(path)
+        assert len(a.errors) <= 1
+        assert all("\n" not in e for e in a.errors)
