@@ -203,3 +203,31 @@ def test_unknown_tensors_are_unknown() -> None:
         KeyScheme.UNKNOWN,
     )
     assert warnings == []
+
+
+def _pair(module: str, down: tuple[int, ...], up: tuple[int, ...]) -> list[TensorInfo]:
+    return [
+        TensorInfo(f"{module}.lora_down.weight", "F16", down, 0, 0),
+        TensorInfo(f"{module}.lora_up.weight", "F16", up, 0, 0),
+    ]
+
+
+def test_sdxl_from_te1_only_lora() -> None:
+    ident, _ = identify(_pair("lora_te1_text_model_encoder_layers_0_mlp_fc1", (4, 768), (3072, 4)))
+    assert ident.base_family is BaseFamily.SDXL
+    assert "te1 keys (lora_te1_*) of a dual text encoder: SDXL" in ident.reasons
+
+
+def test_old_diffusers_attention_processor_keys() -> None:
+    stem = "unet.down_blocks.1.attentions.0.transformer_blocks.0.attn2.processor.to_k_lora"
+    tensors = [
+        TensorInfo(f"{stem}.down.weight", "F32", (4, 1024), 0, 0),
+        TensorInfo(f"{stem}.up.weight", "F32", (640, 4), 0, 0),
+    ]
+    ident, _ = identify(tensors)
+    assert (ident.kind, ident.base_family, ident.key_scheme, ident.rank) == (
+        Kind.LORA,
+        BaseFamily.SD2,
+        KeyScheme.DIFFUSERS_PEFT,
+        4,
+    )

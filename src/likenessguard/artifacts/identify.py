@@ -529,7 +529,8 @@ def _family(
             return BaseFamily.SD3
 
     # UNet families: the cross-attention key projection reads the text embedding.
-    cross = widths("attn2_to_k")
+    # Old diffusers attention-processor LoRAs spell it ``attn2.processor.to_k_lora``.
+    cross = widths("attn2_to_k") + widths("attn2_processor_to_k")
     k = _top(cross)
     if k in _CROSS_ATTN_FAMILY:
         reasons.append(f"cross-attention k in-dim {k}: {_CROSS_ATTN_LABEL[k]}")
@@ -539,6 +540,11 @@ def _family(
         return family
     if has("lora_te2_") or has("text_encoder_2_") or has("conditioner_embedders_1_"):
         reasons.append("te2 keys present (lora_te2_* / text_encoder_2): SDXL")
+        return BaseFamily.SDXL
+    if has("lora_te1_"):
+        # kohya numbers text encoders only for dual-encoder models; SD3 (te3) was
+        # ruled out above.
+        reasons.append("te1 keys (lora_te1_*) of a dual text encoder: SDXL")
         return BaseFamily.SDXL
     if has("input_blocks_4_1_transformer_blocks_1_") or has(
         "input_blocks_7_1_transformer_blocks_9"
