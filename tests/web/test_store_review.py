@@ -246,3 +246,22 @@ def test_takedown_validation(engine: Engine) -> None:
         review.create_takedown(engine, names=["Jane Roe"], contact=" ", relation="self")
     with pytest.raises(UsageError, match="self"):
         review.create_takedown(engine, names=["Jane Roe"], contact="x@y.z", relation="fan")
+
+
+def test_confirm_adds_the_hashes_to_the_chosen_bank_and_dismiss_to_a_negative_one(
+    engine: Engine, seeded: dict[str, int]
+) -> None:
+    banks = pytest.importorskip("likenessguard.store.banks")
+    users = seed_users(engine)
+    case_id = case_of(engine, seeded["high"])
+    review.decide(
+        engine, case_id, users["reviewer"], "confirm", reason="banned-copy", bank="ncii"
+    )
+    bank = banks.get_bank(engine, "ncii")
+    assert [e.sha256 for e in bank.entries] == ["a" * 64]
+    assert bank.entries[0].added_by == "reviewer" and bank.entries[0].reason == "banned-copy"
+    line = review.audit_log(engine, action="bank.add")[0]
+    assert line.after is not None and line.after["added"] is True
+    other = case_of(engine, seeded["medium"])
+    review.decide(engine, other, users["reviewer"], "dismiss", bank="known-good")
+    assert banks.get_bank(engine, "known-good").negative is True

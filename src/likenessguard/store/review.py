@@ -27,12 +27,15 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, Engine, Text, delete, func, insert, or_, select, text, update
+from sqlalchemy import Connection, Text, delete, func, insert, or_, select, text, update
+from sqlalchemy import Engine as Engine  # noqa: PLC0414  (re-exported for web/, which may not import SQLAlchemy)
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import QueuePool
 
-from likenessguard.errors import ConfigError, StoreError, UsageError
+from likenessguard.errors import ConfigError, LikenessGuardError, StoreError, UsageError
 from likenessguard.hashing.base import HASH_NAMES
 from likenessguard.registry.base import subject_id
+from likenessguard.store.db import make_engine
 from likenessguard.store.models.core import ArtifactRow
 from likenessguard.store.models.review import (
     ApiTokenRow,
@@ -75,6 +78,26 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,63}$")
 _CURSOR_RE = re.compile(r"^[0-9]{32}$")
+
+
+def serving_engine(engine: Engine) -> Engine:
+    """An engine fit for a web server on the same catalog.
+
+    Catalog engines open SQLite connections per use (right for CLI batch work);
+    a server answering hundreds of requests a second wants them pooled, so each
+    request skips the connect and its PRAGMAs, and the WAL stays open instead of
+    being checkpointed whenever the last connection closes. Other backends are
+    returned as they are.
+    """
+    if engine.dialect.name != "sqlite" or engine.url.database in (None, "", ":memory:"):
+        return engine
+    return make_engine(
+        engine.url.render_as_string(hide_password=False),
+        poolclass=QueuePool,
+        pool_size=8,
+        max_overflow=24,
+        connect_args={"check_same_thread": False},
+    )
 
 
 def utcnow() -> datetime:
@@ -1014,27 +1037,46 @@ def case_artifact_path(engine: Engine, case_id: int) -> tuple[str, Mapping[str, 
     return (row.path, row.record or {}) if row else None
 
 
-def _bank_add(conn: Connection, bank: str, art: Any, *, negative: bool, actor: str) -> None:
-    """Hand the artifact's hashes and fingerprint to the bank store when it is installed.
+def _bank_add(
+    engine: Engine, bank: str, art: Any, *, negative: bool, actor: str, reason: str | None
+) -> dict[str, Any]:
+    """Add the artifact's hashes and fingerprint to ``bank`` in the bank store.
 
-    The decision row itself always records the bank, so ``confirmed_hashes`` can
-    export a shareable bank file even from a catalog without the banks tables.
+    Runs after the decision has committed (the bank store writes in its own
+    transactions). The decision row always records the bank, so
+    ``confirmed_hashes`` exports a shareable bank file even where the bank store
+    refused the entry; the outcome goes to the audit log either way.
     """
     try:
         banks = importlib.import_module("likenessguard.store.banks")
-    except ImportError:
-        return
-    adder = getattr(banks, "add_artifact_to_bank", None)
-    if adder is None:
-        return
-    adder(
-        conn,
-        bank,
-        artifact_id=art.id,
-        negative=negative,
-        reason=None,
-        added_by=actor,
-    )
+        bank_entry = importlib.import_module("likenessguard.banks.base").BankEntry
+    except (ImportError, AttributeError):
+        return {"bank": bank, "added": False, "why": "the bank store is not installed"}
+    record = art.record or {}
+    fields: dict[str, Any] = {
+        "name": str(art.path).rsplit("/", 1)[-1],
+        "source_url": art.url or art.uri,
+        "reason": reason,
+        "subject": art.subject,
+        "fingerprint": record.get("fingerprint"),
+    }
+    for h in HASH_NAMES:
+        value = getattr(art, h)
+        fields[h] = value.lower() if isinstance(value, str) else None
+    try:
+        if bank not in {b.name for b in banks.list_banks(engine)}:
+            banks.create_bank(
+                engine, bank, negative=negative, description="created by a review decision"
+            )
+        try:
+            result = banks.add_entries(engine, bank, [bank_entry(**fields)], added_by=actor)
+        except (ValueError, LikenessGuardError):
+            # a fingerprint the bank store cannot read: the hashes still catch copies
+            fields["fingerprint"] = None
+            result = banks.add_entries(engine, bank, [bank_entry(**fields)], added_by=actor)
+    except (ValueError, LikenessGuardError) as exc:
+        return {"bank": bank, "added": False, "why": str(exc)[:300]}
+    return {"bank": bank, "added": True, "entries": list(result.touched)}
 
 
 def decide(
@@ -1111,9 +1153,7 @@ def decide(
                 created_at=now,
             )
         )
-        if bank is not None:
-            art = conn.execute(select(ArtifactRow).where(ArtifactRow.id == case.artifact_id)).one()
-            _bank_add(conn, bank, art, negative=action == "dismiss", actor=user.name)
+        art = conn.execute(select(ArtifactRow).where(ArtifactRow.id == case.artifact_id)).one()
         _audit(
             conn,
             user.name,
@@ -1133,6 +1173,11 @@ def decide(
             .join(ArtifactRow, ArtifactRow.id == CaseRow.artifact_id)
             .where(CaseRow.id == case_id)
         ).one()
+    if bank is not None:
+        outcome = _bank_add(
+            engine, bank, art, negative=action == "dismiss", actor=user.name, reason=reason
+        )
+        audit(engine, user.name, "bank.add", f"case:{case_id}", None, outcome)
     return _summary(row)
 
 
@@ -1347,57 +1392,66 @@ def create_takedown(
     return TakedownReceipt(number, token)
 
 
-def _terms(td: Any) -> list[str]:
-    terms: set[str] = set()
+_WORD = re.compile(r"[^\W_]+")
+
+
+def _phrases(td: Any) -> set[tuple[str, ...]]:
+    """The word sequences a request looks for: each name, alias and handle as its
+    words ("Jane Roe" -> jane roe, matching jane_roe, Jane-Roe, "jane roe") and,
+    for several words, run together (janeroe)."""
+    out: set[tuple[str, ...]] = set()
     for value in [*td.names, *td.aliases, *td.handles]:
-        base = " ".join(value.lower().split())
-        if len(base) < 3:
+        words = tuple(_WORD.findall(value.lower()))
+        if not words or len("".join(words)) < 3:
             continue
-        terms.add(base)
-        for sep in ("_", "-", ""):
-            terms.add(base.replace(" ", sep))
-    return sorted(terms)
+        out.add(words)
+        if len(words) > 1:
+            out.add(("".join(words),))
+    return out
 
 
 _LINK_REPO = re.compile(r"huggingface\.co/(?:models/)?([^/?#\s]+/[^/?#\s]+)")
 _LINK_CIVITAI = re.compile(r"civitai\.com/models/(\d+)")
+_URI_CIVITAI = re.compile(r"^civitai://model/(\d+)/")
 
 
-@dataclass(frozen=True, slots=True)
-class _Needles:
-    """What one takedown request looks for, prepared for matching in Python."""
+class _Matcher:
+    """Every pending request's names and links, indexed so one artifact is tested
+    against all of them in time proportional to its own text (not to the number of
+    requests): phrases are keyed by their first word, links by URL, repo and model id."""
 
-    takedown_id: int
-    after: int
-    terms: tuple[str, ...]
-    urls: frozenset[str]
-    repos: frozenset[str]
-    uri_prefixes: tuple[str, ...]
+    def __init__(self, tds: Sequence[Any]) -> None:
+        self.after = {td.id: td.searched_through for td in tds}
+        self.by_first: dict[str, list[tuple[tuple[str, ...], int]]] = {}
+        self.by_subject: dict[str, set[int]] = {}
+        self.by_url: dict[str, set[int]] = {}
+        self.by_repo: dict[str, set[int]] = {}
+        self.by_civitai: dict[str, set[int]] = {}
+        for td in tds:
+            for words in _phrases(td):
+                self.by_first.setdefault(words[0], []).append((words, td.id))
+                self.by_subject.setdefault(" ".join(words), set()).add(td.id)
+            for link in td.links:
+                self.by_url.setdefault(link, set()).add(td.id)
+                if m := _LINK_REPO.search(link):
+                    self.by_repo.setdefault(m.group(1), set()).add(td.id)
+                if m := _LINK_CIVITAI.search(link):
+                    self.by_civitai.setdefault(m.group(1), set()).add(td.id)
 
-    def matches(self, row: Any, text_lower: str) -> bool:
-        subject = (row.subject or "").lower()
-        if any(t == subject or t in text_lower for t in self.terms):
-            return True
-        if row.url and row.url in self.urls:
-            return True
-        if row.repo and row.repo in self.repos:
-            return True
-        return bool(self.uri_prefixes) and str(row.uri).startswith(self.uri_prefixes)
-
-
-def _needles(td: Any) -> _Needles:
-    repos = {m.group(1) for link in td.links if (m := _LINK_REPO.search(link))}
-    civitai = tuple(
-        f"civitai://model/{m.group(1)}/" for link in td.links if (m := _LINK_CIVITAI.search(link))
-    )
-    return _Needles(
-        td.id,
-        td.searched_through,
-        tuple(_terms(td)),
-        frozenset(td.links),
-        frozenset(repos),
-        civitai,
-    )
+    def hits(self, row: Any) -> set[int]:
+        """Ids of the requests that artifact ``row`` matches."""
+        found: set[int] = set()
+        found |= self.by_subject.get(" ".join(_WORD.findall((row.subject or "").lower())), set())
+        found |= self.by_url.get(row.url or "", set())
+        found |= self.by_repo.get(row.repo or "", set())
+        if m := _URI_CIVITAI.match(str(row.uri)):
+            found |= self.by_civitai.get(m.group(1), set())
+        words = _WORD.findall(f"{row.repo or ''} {row.path} {row.text or ''}".lower())
+        for i, word in enumerate(words):
+            for phrase, td_id in self.by_first.get(word, ()):
+                if td_id not in found and tuple(words[i : i + len(phrase)]) == phrase:
+                    found.add(td_id)
+        return {t for t in found if row.id > self.after[t]}
 
 
 def process_takedowns(engine: Engine, *, chunk: int = 2000) -> int:
@@ -1423,9 +1477,9 @@ def process_takedowns(engine: Engine, *, chunk: int = 2000) -> int:
         ).all()
     if not tds:
         return 0
-    needles = [_needles(td) for td in tds]
-    hits: dict[int, list[int]] = {n.takedown_id: [] for n in needles}
-    last = min(n.after for n in needles)
+    matcher = _Matcher(tds)
+    hits: dict[int, list[int]] = {td.id: [] for td in tds}
+    last = min(td.searched_through for td in tds)
     while last < top:
         with engine.connect() as conn:
             rows = conn.execute(
@@ -1445,10 +1499,8 @@ def process_takedowns(engine: Engine, *, chunk: int = 2000) -> int:
         if not rows:
             break
         for row in rows:
-            text_lower = f"{row.repo or ''} {row.path} {row.text or ''}".lower()
-            for n in needles:
-                if row.id > n.after and (n.terms or n.urls) and n.matches(row, text_lower):
-                    hits[n.takedown_id].append(row.id)
+            for td_id in matcher.hits(row):
+                hits[td_id].append(row.id)
         last = rows[-1].id
     subjects = {td.id: td.subject_id or _add_registry_subject(engine, td) for td in tds}
     added = 0

@@ -19,13 +19,12 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import Engine
 from starlette.requests import ClientDisconnect
 
 from likenessguard.errors import StoreError, UsageError
 from likenessguard.store.db import open_catalog
-from likenessguard.store.review import process_takedowns
-from likenessguard.web.routes import api, pages, public
+from likenessguard.store.review import Engine, process_takedowns, serving_engine
+from likenessguard.web.routes import api, hooks, pages, public
 from likenessguard.web.security import (
     MustChangePassword,
     NotAuthenticated,
@@ -157,19 +156,6 @@ def _install_handlers(app: FastAPI) -> None:
         )
 
 
-def _include_hooks(app: FastAPI) -> None:
-    """Mount the hub webhook router (``routes/hooks.py``, owned by the hubs area) if present."""
-    import importlib
-
-    try:
-        hooks = importlib.import_module("likenessguard.web.routes.hooks")
-    except ModuleNotFoundError as exc:
-        if exc.name != "likenessguard.web.routes.hooks":
-            raise
-        return
-    app.include_router(hooks.router)
-
-
 def create_app(engine_or_url: Engine | str, settings: WebSettings | None = None) -> FastAPI:
     """Build the review app on a catalog.
 
@@ -181,14 +167,13 @@ def create_app(engine_or_url: Engine | str, settings: WebSettings | None = None)
     Returns:
         The FastAPI application (ASGI), ready for uvicorn or a test client.
     """
-    engine = open_catalog(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
+    catalog = open_catalog(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
     settings = (settings or WebSettings()).with_secret()
+    # Catalog engines open a SQLite connection per use, and when the last one
+    # closes SQLite checkpoints and deletes the WAL: every request paid a connect,
+    # a checkpoint and two fsyncs (~30 ms). The app serves from a pooled engine.
+    engine = serving_engine(catalog)
     searcher = TakedownSearcher(engine, settings.takedown_poll_s)
-    # SQLite engines open a connection per use; when the last one closes, SQLite
-    # checkpoints and deletes the WAL, so every request paid a checkpoint and two
-    # fsyncs (~30 ms). One connection held for the app's life keeps the WAL open:
-    # commits cost microseconds and SQLite checkpoints on its own schedule.
-    keeper = engine.raw_connection() if engine.dialect.name == "sqlite" else None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -198,8 +183,8 @@ def create_app(engine_or_url: Engine | str, settings: WebSettings | None = None)
             yield
         finally:
             searcher.close()
-            if keeper is not None:
-                keeper.close()
+            if engine is not catalog:
+                engine.dispose()
 
     app = FastAPI(
         title="likenessguard review",
@@ -223,7 +208,8 @@ def create_app(engine_or_url: Engine | str, settings: WebSettings | None = None)
     app.include_router(public.router)
     app.include_router(pages.router)
     app.include_router(api.router, prefix=API_PREFIX)
-    _include_hooks(app)
+    # Hub webhooks (POST /hooks/huggingface), owned by the hubs area.
+    app.include_router(hooks.router)
     install_log_redaction()
     return app
 

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import Engine
-
-from likenessguard.store.review import case_sync, create_user, get_user, set_password
+from likenessguard.store.review import (
+    Engine,
+    case_sync,
+    create_user,
+    get_user,
+    set_password,
+)
 
 DEMO_USER = "demo-admin"
 

@@ -29,9 +29,8 @@ from typing import Any
 
 from fastapi import HTTPException, Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import Engine
 
-from likenessguard.store.review import User, session_user, user_for_token
+from likenessguard.store.review import Engine, User, session_user, user_for_token
 from likenessguard.web.settings import WebSettings
 
 SESSION_COOKIE = "lg_session"

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request
-from sqlalchemy import Engine
 
-from likenessguard.store.review import CASE_STATUSES, LABELS, QueueFilter, User
+from likenessguard.store.review import CASE_STATUSES, LABELS, Engine, QueueFilter, User
 from likenessguard.verdicts.base import Severity
 from likenessguard.web.security import check_csrf, require
 from likenessguard.web.settings import WebSettings
