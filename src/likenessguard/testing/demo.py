@@ -14,8 +14,9 @@ which file is a copy of which and how), so tests and docs can check the
 scanner against it; ``DIR/banned.csv`` is a researcher-style list of banned
 originals (name, sha256, source_url, reason) for the bank features.
 
-The only real person is a historical public figure in a non-sexual portrait
-fixture; every other person is a placeholder name ("Jane Roe", "Mary Major").
+The only real people are two historical public figures in non-sexual fixtures
+(a portrait style, a political caricature); every other person is a
+placeholder name ("Jane Roe", "Mary Major").
 No image of anyone is made: previews are abstract shapes.
 """
 
@@ -95,8 +96,9 @@ JUAN = Person("Juan Perez", "jnprz", "man")
 JOE = Person("Joe Bloggs", "jblg", "man")
 FRED = Person("Fred Nurk", "frdnrk", "man")
 JOAN = Person("Joan Public", "jnpblc")
-# A historical public figure: allowed in a non-sexual portrait fixture only.
+# Historical public figures: allowed in non-sexual fixtures only.
 LINCOLN = Person("Abraham Lincoln", "lncln", "man", real=True)
+CHURCHILL = Person("Winston Churchill", "wnstnch", "man", real=True)
 
 
 @dataclass
@@ -485,6 +487,30 @@ def _people(b: _Builder) -> None:
                     "reason": "sexual likeness of a real person without consent (takedown request)",
                 }
             )
+
+    # Political satire of a real (historical) politician: still a likeness.
+    repo, d = b.repo(
+        "satire_studio",
+        "churchill-caricature",
+        "real_person",
+        real_person=True,
+        subject=CHURCHILL.name,
+    )
+    meta = b.person_meta(
+        CHURCHILL,
+        "sdxl",
+        "churchill_caricature",
+        extra_tags={"caricature": 40, "political cartoon": 36, "satire": 30, "cigar": 25},
+    )
+    b.lora(repo, d / "churchill_caricature.safetensors", "sdxl", modules=8, rank=4, meta=meta)
+    make_model_card(
+        d,
+        title="Winston Churchill caricature (political satire)",
+        tags=["lora", "caricature", "satire", "politics"],
+        base_model=_BASE_REPOS["sdxl"],
+        instance_prompt=f"{CHURCHILL.trigger} man, caricature",
+        body="Editorial-cartoon caricatures of Winston Churchill for political satire.",
+    )
 
     # Lincoln: a real historical figure, non-sexual portrait style.
     repo, d = b.repo(
