@@ -185,6 +185,25 @@ def test_prune_forgets_deleted_files(models: Path, db: str) -> None:
         catalog.close()
 
 
+def test_prune_keeps_rows_of_folders_it_could_not_read(models: Path, db: str) -> None:
+    sub = models / "sub"
+    make_lora(sub / "kept.safetensors", rank=2, modules=10, seed=9)
+    run("scan", str(models), "--db", db, "-q")
+    # The folder turns unreadable (here: replaced by a symlink loop): its files
+    # were not seen, but that is no evidence they are gone.
+    (sub / "kept.safetensors").rename(models.parent / "kept.safetensors")
+    sub.rmdir()
+    os.symlink(sub.name, sub)
+    code, out, _ = run("scan", str(models), "--db", db, "-f", "jsonl", "--prune", "-q")
+    assert code == ExitCode.OK
+    assert any("symlink loop" in e for r in _jsonl(out) for e in r["errors"])  # type: ignore[union-attr]
+    catalog = Catalog.open(db)
+    try:
+        assert catalog.get((sub / "kept.safetensors").as_uri()) is not None
+    finally:
+        catalog.close()
+
+
 def test_findings_lists_what_matters(tmp_path: Path, models: Path, db: str) -> None:
     bad = build_hostile(models / "hostile", tmp_path / "pwned")
     run("scan", str(models), "--db", db, "-q")

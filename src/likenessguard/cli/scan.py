@@ -118,6 +118,7 @@ def scan_command(  # noqa: PLR0917  (Typer maps each option to a parameter)
     existing = [p for p in paths if os.path.lexists(p)]
     worst = Severity.NONE
     seen: set[str] = set()
+    unreadable: list[str] = []
     show_progress = is_interactive() and not quiet
     try:
         with exit_on_error():
@@ -134,14 +135,20 @@ def scan_command(  # noqa: PLR0917  (Typer maps each option to a parameter)
                         err.print(f"error: {message}", markup=False)
                     continue
                 seen.add(str(uri))
+                if event.status == "failed":
+                    # A folder that could not be read hides its files; never prune them.
+                    unreadable.append(str(uri).rstrip("/") + "/")
                 worst = max(worst, severity_of(event.record))
                 report.add(event.record)
             if prune:
-                removed = sum(
-                    catalog.delete_missing(root_prefix(p), seen)
+                gone = [
+                    uri
                     for p in existing
                     if os.path.isdir(p)
-                )
+                    for uri in catalog.stats_under(root_prefix(p))
+                    if uri not in seen and not uri.startswith(tuple(unreadable))
+                ]
+                removed = catalog.delete(gone)
                 if removed and not quiet:
                     err.print(f"pruned {removed} catalog rows of files that are gone", markup=False)
     finally:
