@@ -32,6 +32,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "verdicts",
     "registry",
     "demo_hub",
+    "bank",
+    "match",
 )
 
 app = typer.Typer(
