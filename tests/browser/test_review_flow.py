@@ -23,9 +23,10 @@ from likenessguard.store.db import open_catalog
 from likenessguard.testing.catalog import make_catalog
 from likenessguard.web.app import create_app
 from likenessguard.web.settings import WebSettings
-from tests.web.conftest import PASSWORD, case_of, seed_catalog, seed_users
+from tests.web.conftest import PASSWORD, case_of, cheap_argon2, seed_catalog, seed_users
 
 pytestmark = pytest.mark.browser
+__all__ = ["cheap_argon2"]  # the autouse fixture, for this folder too
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -22,6 +22,16 @@ PASSWORD = "correct horse battery staple"
 ROLES = ("admin", "reviewer", "viewer")
 
 
+@pytest.fixture(autouse=True)
+def cheap_argon2() -> Iterator[None]:
+    """Real argon2id with the cheapest parameters: the suite creates many accounts."""
+    from argon2 import PasswordHasher, profiles
+
+    previous = review.use_password_hasher(PasswordHasher.from_parameters(profiles.CHEAPEST))
+    yield
+    review.use_password_hasher(previous)
+
+
 @pytest.fixture
 def engine(catalog_url: str) -> Iterator[Engine]:
     eng = open_catalog(catalog_url)

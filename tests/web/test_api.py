@@ -150,7 +150,7 @@ def test_api_never_answers_with_a_server_error(api_app: tuple[Any, str]) -> None
 
         @given(case=operation.as_strategy())
         @settings(
-            max_examples=6,
+            max_examples=4,
             deadline=None,
             suppress_health_check=list(HealthCheck),
             database=None,

@@ -72,10 +72,25 @@ POLICY_REASONS: Mapping[str, str] = {
     "under this policy.",
 }
 
-_hasher = PasswordHasher()
+_hasher = PasswordHasher()  # argon2id, RFC 9106 low-memory profile
 # Verified against when a user does not exist, so a login attempt takes as long
 # for an unknown name as for a wrong password (no user enumeration by timing).
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def use_password_hasher(hasher: PasswordHasher) -> PasswordHasher:
+    """Swap the argon2 parameters (returns the previous hasher).
+
+    For test suites, which create hundreds of accounts: ``argon2.profiles.CHEAPEST``
+    is still real argon2id, just fast. Hashes made with other parameters keep
+    verifying, and are rehashed at the next login.
+    """
+    global _hasher, _DUMMY_HASH  # noqa: PLW0603  (module-wide hashing policy)
+    previous, _hasher = _hasher, hasher
+    _DUMMY_HASH = hasher.hash(secrets.token_urlsafe(16))
+    return previous
+
+
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,63}$")
 _CURSOR_RE = re.compile(r"^[0-9]{32}$")
 
