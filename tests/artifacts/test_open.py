@@ -334,3 +334,12 @@ def test_mutated_gguf_never_raises(tmp_path: Path) -> None:
         (a,) = read_artifacts(path)
         assert len(a.errors) <= 1
         assert all("\n" not in e for e in a.errors)
+
+
+def test_hub_prefix_too_short_for_a_pickle_is_an_error_not_an_exception(tmp_path: Path) -> None:
+    ckpt = make_checkpoint(tmp_path / "m.ckpt", "sd1", fmt="pickle").read_bytes()
+    prefix = BytesSource(ckpt[:4096], "repo/m.ckpt", size=len(ckpt))
+    a = read_source(prefix, "repo/m.ckpt")
+    assert len(a.errors) == 1
+    assert a.errors[0].startswith("cannot read repo/m.ckpt: repo/m.ckpt: bytes ")
+    assert a.errors[0].endswith("are beyond the fetched prefix (error); it was skipped")

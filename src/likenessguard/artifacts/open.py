@@ -138,7 +138,8 @@ def _is_torch_zip(source: ByteSource) -> bool:
     try:
         with zipfile.ZipFile(_SourceFile(source)) as zf:  # type: ignore[arg-type]
             return any(n.endswith("data.pkl") for n in zf.namelist()[:64])
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+    except (zipfile.BadZipFile, ValueError, EOFError):
+        # OSError is not caught: an unreadable source is the caller's error line.
         return False
 
 
@@ -163,6 +164,18 @@ def sniff(head: bytes, name: str) -> Format:
 
 
 def read_source(source: ByteSource, name: str, *, path: str | None = None) -> Artifact:
+    """Read one artifact from ``source``; see :func:`_read_source`. Never raises on bad input.
+
+    An ``OSError`` from the source (an unreadable file, a hub prefix that ends
+    before a pickle does) becomes the artifact's one-line error.
+    """
+    try:
+        return _read_source(source, name, path=path)
+    except OSError as exc:
+        return _failed(name, describe_os_error(name, exc), size=source.size)
+
+
+def _read_source(source: ByteSource, name: str, *, path: str | None = None) -> Artifact:
     """Read one artifact from ``source`` (a file, a zip member, an HTTP range prefix).
 
     Args:
@@ -173,8 +186,7 @@ def read_source(source: ByteSource, name: str, *, path: str | None = None) -> Ar
     Returns:
         The artifact; a torch zip is read as a checkpoint, a plain zip archive
         as a ``zip`` container listing its members (use :func:`read_artifacts`
-        to read each member). Never raises on bad input; ``OSError`` from the
-        source propagates only from :func:`read_artifacts`' callers' sources.
+        to read each member).
     """
     size = source.size
     if size == 0:
@@ -197,9 +209,14 @@ def read_source(source: ByteSource, name: str, *, path: str | None = None) -> Ar
             )
         return read_gguf(source, name, path=local)
     if fmt is Format.ZIP:
+        # The central directory is at the end: a source that cannot reach it (a
+        # hub's header prefix) fails here with a clear line, not "damaged zip".
+        source.read_at(max(0, size - 22), min(size, 22))
         if _is_torch_zip(source):
             return read_pickle(source, name)
         members = read_zip_archive(source, name)
+        if len(members) == 1 and members[0].member is None:
+            return members[0]  # the archive itself failed, or holds no model files
         return Artifact(
             path=name,
             size=size,
