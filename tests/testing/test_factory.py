@@ -24,6 +24,7 @@ from likenessguard.testing import (
     lora_shapes,
     lora_tensors,
     make_lora,
+    module_key,
     modules_for,
     read_safetensors,
     safetensors_bytes,
@@ -342,3 +343,46 @@ def test_any_tensors_round_trip_through_the_reference_reader(
     np_dtype = {"F16": np.float16, "F32": np.float32, "F64": np.float64}[dtype]
     for name, arr in tensors.items():
         assert loaded[name].tobytes() == arr.astype(np_dtype).tobytes()
+
+
+def test_convert_round_trip_peft_to_kohya() -> None:
+    src = lora_tensors("sd1", modules=8, rank=4, alpha=1.0, seed=5)
+    peft = convert_lora(src, "sd1", "diffusers_peft")
+    back = convert_lora(peft, "sd1", "kohya", from_scheme="diffusers_peft")
+    assert sorted(back) == sorted(src)
+    for key in src:
+        if key.endswith(".lora_down.weight"):
+            stem = key.removesuffix(".lora_down.weight")
+            want = src[stem + ".lora_up.weight"].reshape(src[stem + ".lora_up.weight"].shape[0], -1)
+            got = back[stem + ".lora_up.weight"].reshape(want.shape[0], -1)
+            rank = src[key].shape[0]
+            scale_src = float(src[stem + ".alpha"]) / rank
+            scale_back = float(back[stem + ".alpha"]) / rank
+            down = src[key].reshape(rank, -1)
+            assert np.allclose(
+                want @ down * scale_src, got @ back[key].reshape(rank, -1) * scale_back, atol=1e-6
+            )
+
+
+def test_lycoris_factors_multiply_out_to_the_layer_shape() -> None:
+    by_key = {module_key(m, "sd1", "kohya"): m for m in modules_for("sd1")}
+    lokr = lora_tensors("sd1", kind="lokr", rank=4, modules=10)
+    for key, w1 in lokr.items():
+        if not key.endswith(".lokr_w1"):
+            continue
+        stem = key.removesuffix(".lokr_w1")
+        w2 = lokr.get(stem + ".lokr_w2")
+        if w2 is None:
+            w2 = lokr[stem + ".lokr_w2_a"] @ lokr[stem + ".lokr_w2_b"]
+        full = np.kron(w1, w2)  # LoKr's update is w1 (x) w2
+        native = by_key[stem]
+        kh, kw = native.kernel or (1, 1)
+        assert full.shape == (native.out_dim, native.in_dim * kh * kw)
+    loha = lora_tensors("sd1", kind="loha", rank=4, modules=10)
+    for key, w1a in loha.items():
+        if key.endswith(".hada_w1_a"):
+            stem = key.removesuffix(".hada_w1_a")
+            delta = (w1a @ loha[stem + ".hada_w1_b"]) * (
+                loha[stem + ".hada_w2_a"] @ loha[stem + ".hada_w2_b"]
+            )
+            assert delta.shape[0] == w1a.shape[0] and np.abs(delta).sum() > 0
