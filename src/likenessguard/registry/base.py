@@ -31,6 +31,8 @@ from likenessguard.evidence.normalize import camel_split, normalize
 # compactly or fuzzily: "ann" is inside too many words.
 MIN_COMPACT = 7
 MIN_FUZZY = 8
+# Match results remembered per registry (cleared when full).
+CACHE_ITEMS = 50_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +113,9 @@ class Registry:
     )
     _fuzzy: list[str] = field(default_factory=list, init=False, repr=False)
     _fuzzy_keys: list[_Key] = field(default_factory=list, init=False, repr=False)
+    _cache: dict[tuple[str, str], list[tuple[Subject, str, str, float]]] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         for s in self.subjects:
@@ -154,6 +159,19 @@ class Registry:
         return sorted(best.values(), key=lambda h: -h.score)
 
     def _match_one(self, ev: Evidence) -> list[RegistryHit]:
+        # Names and tags repeat across artifacts: remember what short texts matched.
+        if len(ev.text) > 512:
+            return self._match_uncached(ev)
+        key = (ev.text, ev.signal)
+        cached = self._cache.get(key)
+        if cached is None:
+            if len(self._cache) >= CACHE_ITEMS:
+                self._cache.clear()
+            cached = [(h.subject, h.matched, h.how, h.score) for h in self._match_uncached(ev)]
+            self._cache[key] = cached
+        return [RegistryHit(s, ev, m, how, score) for s, m, how, score in cached]
+
+    def _match_uncached(self, ev: Evidence) -> list[RegistryHit]:
         text = _prepare(ev)
         if not text:
             return []

@@ -156,13 +156,16 @@ def _item_tokens(ev: Evidence) -> tuple[frozenset[str], str | None, bool]:
 
 
 @lru_cache(maxsize=1 << 15)
-def _item_tokens_cached(ev: Evidence) -> tuple[frozenset[str], str | None, bool]:
-    return _item_tokens(ev)
+def _item_tokens_cached(text: str, signal: str) -> tuple[frozenset[str], str | None, bool]:
+    return _item_tokens(Evidence("", "", text, signal))
 
 
 def item_tokens(ev: Evidence) -> tuple[frozenset[str], str | None, bool]:
-    # Cache short items only (tags, names, triggers repeat across artifacts).
-    return _item_tokens_cached(ev) if len(ev.text) <= 512 else _item_tokens(ev)
+    # Cache short items only (tags, names, triggers repeat across artifacts); keyed by
+    # strings, whose hashes Python caches, rather than by the Evidence record.
+    if len(ev.text) <= 512:
+        return _item_tokens_cached(ev.text, ev.signal)
+    return _item_tokens(ev)
 
 
 def feature_tokens(evidence: Iterable[Evidence]) -> set[str]:
@@ -190,7 +193,14 @@ def feature_tokens(evidence: Iterable[Evidence]) -> set[str]:
 
 def item_features(ev: Evidence) -> list[int]:
     """Bucket ids of one evidence item's own features (to rank items by contribution)."""
+    if len(ev.text) <= 512:
+        return list(_item_features_cached(ev.text, ev.signal))
     return hash_features(item_tokens(ev)[0])
+
+
+@lru_cache(maxsize=1 << 15)
+def _item_features_cached(text: str, signal: str) -> tuple[int, ...]:
+    return tuple(hash_features(_item_tokens_cached(text, signal)[0]))
 
 
 def hash_features(tokens: Iterable[str]) -> list[int]:

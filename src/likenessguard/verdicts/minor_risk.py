@@ -19,6 +19,8 @@ Severity escalates: minor_risk with sexual or real_person is critical.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from likenessguard.evidence.base import Evidence
 from likenessguard.evidence.normalize import normalize
 from likenessguard.verdicts import lexicon
@@ -46,8 +48,41 @@ FAINT = frozenset(
         "lollipop",
     ]
 )
+# Weaker terms count once per concept: "school uniform" and "serafuku" are one signal.
+WEAK_GROUPS = {
+    "uniform": (
+        "school uniform",
+        "serafuku",
+        "schoolgirl",
+        "school girl",
+        "schoolboy",
+        "randoseru",
+    ),
+    "body": ("petite", "flat chest", "flat chested", "small breasts"),
+    "youth": (
+        "young",
+        "younger",
+        "youthful",
+        "childlike",
+        "babyface",
+        "baby face",
+        "aged down",
+        "age regression",
+    ),
+    "family": ("little sister", "imouto", "stepdaughter", "niece"),
+    "setting": ("high school", "high schooler", "highschool", "teddy bear"),
+}
+GROUP_OF = {term: group for group, terms in WEAK_GROUPS.items() for term in terms}
 ADULT = lexicon.PhraseSet.of(
     [
+        "young woman",
+        "young women",
+        "young man",
+        "young lady",
+        "young adult",
+        "woman",
+        "women",
+        "lady",
         "mature",
         "milf",
         "adult",
@@ -130,6 +165,26 @@ def ages(text: str) -> list[int]:
     return out
 
 
+def _item(text: str, signal: str) -> tuple[tuple[str, ...], bool, tuple[str, ...], bool]:
+    """(strong terms, states an age under 18, weaker terms, adult terms present) of one item."""
+    words = evidence_words(Evidence("", "", text, signal))
+    s_terms = lexicon.minor_strong().find(words)
+    if not text.isascii():
+        s_terms += [t for t in UNSPACED_STRONG if t in text]
+    if signal == "description":
+        s_terms = [t for t in s_terms if t not in ("minor", "minors", "jk", "kid", "kids")]
+    young = any(0 < a < 18 for a in ages(text))
+    return tuple(s_terms), young, tuple(lexicon.minor_weak().find(words)), bool(ADULT.find(words))
+
+
+_item_cached = lru_cache(maxsize=1 << 15)(_item)
+
+
+def item_minor_terms(ev: Evidence) -> tuple[tuple[str, ...], bool, tuple[str, ...], bool]:
+    # Short items (tags, names) repeat across artifacts: cache them.
+    return _item_cached(ev.text, ev.signal) if len(ev.text) <= 512 else _item(ev.text, ev.signal)
+
+
 class MinorRiskDetector:
     label = Label.MINOR_RISK
 
@@ -138,38 +193,36 @@ class MinorRiskDetector:
 
     def detect(self, facts: Facts) -> LabelResult:
         w = self.policy.weights["minor_risk"]
-        strong = lexicon.minor_strong()
-        weak = lexicon.minor_weak()
         best_strong = 0.0
-        weak_terms: dict[str, float] = {}
+        groups: dict[str, float] = {}
+        faint = 0.0
         adult = False
         cited: list[tuple[float, Evidence]] = []
         for ev in facts.evidence:
             if ev.signal in SKIP_SIGNALS:
                 continue
             factor = w["description_factor"] if ev.signal == "description" else 1.0
-            words = evidence_words(ev)
-            s_terms = strong.find(words)
-            if not ev.text.isascii():
-                s_terms += [t for t in UNSPACED_STRONG if t in ev.text]
-            if ev.signal == "description":
-                s_terms = [t for t in s_terms if t not in ("minor", "minors", "jk", "kid", "kids")]
+            s_terms, young_age, w_terms, has_adult = item_minor_terms(ev)
             item = 0.0
             if s_terms:
                 item = max(item, w["strong"] * factor)
-            young_ages = [a for a in ages(ev.text) if 0 < a < 18]
-            if young_ages:
+            if young_age:
                 item = max(item, w["age"])
             best_strong = max(best_strong, item)
-            w_terms = weak.find(words)
             for t in w_terms:
-                val = (w["faint"] if t in FAINT else w["weak"]) * factor
-                weak_terms[t] = max(weak_terms.get(t, 0.0), val)
-            if ADULT.find(words):
+                g = GROUP_OF.get(t)
+                if g is not None:
+                    groups[g] = max(groups.get(g, 0.0), w["weak"] * factor)
+                elif t in FAINT or t not in GROUP_OF:
+                    faint = max(faint, w["faint"] * factor)
+            if has_adult:
                 adult = True
             if item > 0 or w_terms:
                 cited.append((item + 0.01 * len(w_terms), ev))
-        weak_sum = sum(weak_terms.values()) * (w["adult_factor"] if adult else 1.0)
+        # Faint terms (girl, cute, school) only add to a weaker concept, never alone.
+        weak_sum = (sum(groups.values()) + (faint if groups else 0.0)) * (
+            w["adult_factor"] if adult else 1.0
+        )
         score = min(1.0, max(best_strong, min(0.85, weak_sum)))
         fired = score >= self.policy.threshold(self.label)
         if not fired:

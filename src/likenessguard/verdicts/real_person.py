@@ -11,6 +11,8 @@ the model, never enough alone.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from likenessguard.evidence.base import Evidence
 from likenessguard.registry.base import RegistryHit
 from likenessguard.verdicts import lexicon
@@ -25,21 +27,37 @@ NAME_GROUPS = frozenset("nwt")
 
 def name_list_hits(evidence: tuple[Evidence, ...]) -> list[tuple[Evidence, str]]:
     """Evidence items holding a full (two-word or longer) name from the shipped list."""
-    poi = lexicon.poi_names()
     out: list[tuple[Evidence, str]] = []
     for ev in evidence:
         if GROUP.get(ev.signal) not in NAME_GROUPS:
             continue
-        for name in poi.find(evidence_words(ev)):
-            if len(name.split()) >= 2:
-                out.append((ev, name))
-                break
+        name = _full_name(ev.text, ev.signal) if len(ev.text) <= 512 else _full_name_raw(ev)
+        if name:
+            out.append((ev, name))
     return out
 
 
+def _full_name_raw(ev: Evidence) -> str | None:
+    for name in lexicon.poi_names().find(evidence_words(ev)):
+        if len(name.split()) >= 2:
+            return name
+    return None
+
+
+@lru_cache(maxsize=1 << 15)
+def _full_name(text: str, signal: str) -> str | None:
+    return _full_name_raw(Evidence("", "", text, signal))
+
+
 def _fiction(evidence: tuple[Evidence, ...]) -> bool:
-    ft = lexicon.fiction_tags()
-    return any(ev.signal == "tag" and ft.find(evidence_words(ev)) for ev in evidence)
+    return any(
+        ev.signal == "tag" and len(ev.text) <= 512 and _is_fiction_tag(ev.text) for ev in evidence
+    )
+
+
+@lru_cache(maxsize=1 << 15)
+def _is_fiction_tag(text: str) -> bool:
+    return bool(lexicon.fiction_tags().find(evidence_words(Evidence("", "", text, "tag"))))
 
 
 class RealPersonDetector:

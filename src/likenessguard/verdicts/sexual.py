@@ -10,6 +10,7 @@ Cited evidence: the items holding explicit terms, most frequent first.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 from likenessguard.evidence.base import Evidence
 from likenessguard.verdicts import lexicon
@@ -22,28 +23,38 @@ from likenessguard.verdicts.policy import Policy
 TRAINING_TAG_FIELDS = frozenset({"ss_tag_frequency"})
 
 
+@lru_cache(maxsize=1 << 15)
+def _terms_cached(text: str, signal: str) -> tuple[str, ...]:
+    return tuple(lexicon.explicit().find(evidence_words(Evidence("", "", text, signal))))
+
+
+def explicit_terms(ev: Evidence) -> tuple[str, ...]:
+    """Explicit terms in one item (cached for short items, which repeat across artifacts)."""
+    if len(ev.text) <= 512:
+        return _terms_cached(ev.text, ev.signal)
+    return tuple(lexicon.explicit().find(evidence_words(ev)))
+
+
 def explicit_items(evidence: tuple[Evidence, ...]) -> list[tuple[Evidence, list[str]]]:
     """Evidence items with explicit terms (negative prompts excluded), with the terms."""
-    ex = lexicon.explicit()
     out: list[tuple[Evidence, list[str]]] = []
     for ev in evidence:
         if ev.signal in ("negative-prompt", "hash", "type"):
             continue
-        terms = ex.find(evidence_words(ev))
+        terms = explicit_terms(ev)
         if terms:
-            out.append((ev, terms))
+            out.append((ev, list(terms)))
     return out
 
 
 def explicit_tag_share(evidence: tuple[Evidence, ...]) -> float:
     """Share of training-tag occurrences (by count) that are explicit."""
-    ex = lexicon.explicit()
     total = 0
     hit = 0
     for ev in evidence:
         if ev.field in TRAINING_TAG_FIELDS and ev.signal == "tag":
             total += ev.count
-            if ex.find(evidence_words(ev)):
+            if explicit_terms(ev):
                 hit += ev.count
     return hit / total if total else 0.0
 
