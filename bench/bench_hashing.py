@@ -24,6 +24,7 @@ import platform
 import re
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -221,10 +222,12 @@ def machine() -> str:
     version = subprocess.run(["openssl", "version"], check=False, capture_output=True, text=True)
     openssl = version.stdout.strip()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    nice = os.nice(0) if hasattr(os, "nice") else 0
+    priority = f", run at niceness {nice} (both sides)" if nice else ""
     return (
         f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {openssl}; "
         f"load average {load:.1f} at the end (other work was running when it is near or "
-        "above the core count)"
+        f"above the core count){priority}"
     )
 
 
@@ -258,11 +261,17 @@ def render(
             )
         lines.append("")
     ratio = small[1].ratio
-    verdict = "meets" if ratio <= TARGET_RATIO else "MISSES"
+    verdict = "meets it" if ratio <= TARGET_RATIO else "MISSES it"
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    if ratio > TARGET_RATIO and load >= (os.cpu_count() or 1):
+        verdict = (
+            f"MISSES it on this run, which was measured under load {load:.1f} on "
+            f"{os.cpu_count()} cores: inconclusive, rerun on an idle machine"
+        )
     rss_verdict = "meets" if rss <= TARGET_RSS_MB else "MISSES"
     lines += [
         f"- Target all six hashes <= {TARGET_RATIO}x openssl on {fmt_size(small_size)}: "
-        f"**x{ratio:.2f}**, {verdict} it.",
+        f"**x{ratio:.2f}**, {verdict}.",
         f"- CPU work: the six hashes cost x{small[1].cpu / small[0].cpu:.2f} the CPU time of "
         "openssl's one sha256 (two sha256 passes, blake3, crc32 and the copy). Spread over two "
         f"idle cores that is a wall ratio near x{small[1].cpu / small[0].cpu / 2:.2f}; when "
@@ -316,6 +325,8 @@ def main() -> int:
         return 2
     small_size, big_size = (64 * MiB, 256 * MiB) if args.quick else (GiB, 4 * GiB)
 
+    # 5 GiB of temporary files: a plain `kill` must still delete them.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     workdir = Path(tempfile.mkdtemp(prefix="lg-bench-hash-", dir=args.dir))
     try:
         small, big = workdir / "small.safetensors", workdir / "big.safetensors"
