@@ -552,3 +552,21 @@ def test_concurrent_calls_share_the_spare_buffers_safely(tmp_path: Path) -> None
         t.join()
     for path in paths:
         assert results[path] == [want[path], want[path]]
+
+
+def test_an_error_mid_file_stops_the_hashing_threads(tmp_path: Path) -> None:
+    # Whatever interrupts the reader (here a progress callback; in life Ctrl-C
+    # or an I/O error), the lane threads must end and the next call must work.
+    path = tmp_path / "big.bin"
+    data = random_bytes(20 * MiB)
+    path.write_bytes(data)
+    before = threading.active_count()
+
+    def stop(position: int) -> None:
+        if position >= 2 * MiB:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        hash_file(path, chunk_size=MiB, on_progress=stop)
+    assert threading.active_count() == before
+    assert hash_file(path, chunk_size=MiB) == expected(data, None)
