@@ -118,18 +118,36 @@ def test_per_tensor_dtypes(tmp_path: Path) -> None:
         assert f.get_slice("c").get_dtype() == "I64"
 
 
+_EXACT = {
+    "F16": lambda a: a.astype(np.float16),
+    "F32": lambda a: a,
+    "F64": lambda a: a.astype(np.float64),
+    "BF16": lambda a: from_bf16_bits(to_bf16_bits(a)),
+}
+
+
 @pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("scheme", SCHEMES)
-def test_every_family_and_scheme_parses_back(tmp_path: Path, family: str, scheme: str) -> None:
-    tensors = lora_tensors(family, scheme, rank=4, alpha=2.0, modules=12, seed=3)
+@pytest.mark.parametrize("dtype", ["F16", "F32", "BF16", "F64"])
+def test_every_family_and_scheme_parses_back(
+    tmp_path: Path, family: str, scheme: str, dtype: str
+) -> None:
+    tensors = lora_tensors(family, scheme, rank=4, alpha=2.0, modules=6, seed=3)
     path = make_lora(
-        tmp_path / "l.safetensors", family, scheme, rank=4, alpha=2.0, modules=12, seed=3
+        tmp_path / "l.safetensors",
+        family,
+        scheme,
+        rank=4,
+        alpha=2.0,
+        modules=6,
+        seed=3,
+        dtype=dtype,
     )
-    loaded, meta, _ = _load(path)
-    assert sorted(loaded) == sorted(tensors)
+    loaded, meta, dtypes = _load(path)
+    assert sorted(loaded) == sorted(tensors) and set(dtypes.values()) == {dtype}
     for name, arr in tensors.items():
         assert loaded[name].shape == arr.shape
-        assert np.array_equal(loaded[name], arr.astype(np.float16))
+        assert loaded[name].tobytes() == _EXACT[dtype](arr).tobytes(), name
     assert meta["ss_network_dim"] == "4"
     assert meta["ss_network_alpha"] == "2"
     if scheme == "kohya":
