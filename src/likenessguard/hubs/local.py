@@ -102,7 +102,10 @@ class LocalConnector:
     def _folder_repos(self) -> Iterator[RepoRef]:
         if any(p.is_file() for p in self.root.iterdir()):
             yield RepoRef(
-                hub=HUB, repo=".", last_modified=_mtime(self.root), url=self.root.as_uri(),
+                hub=HUB,
+                repo=".",
+                last_modified=_mtime(self.root),
+                url=self.root.as_uri(),
                 raw={"dir": str(self.root), "flat": True},
             )
         for folder in self._dirs(self.root):
