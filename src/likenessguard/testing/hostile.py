@@ -69,7 +69,7 @@ HOSTILE_CASES: dict[str, str] = {
     "pickle_os_system": "torch zip checkpoint whose data.pkl calls os.system",
     "pickle_legacy_exec": "legacy torch .pt whose pickle calls builtins.exec",
     "pickle_bin_popen": "pytorch_model.bin (zip) calling subprocess.Popen",
-    "pickle_raw_reduce": "a bare .pkl whose REDUCE calls posix.system",
+    "pickle_raw_reduce": "a bare pickle named model.pth (no torch framing) calling posix.system",
     "zip_bomb": "a zip whose 1 GiB member compresses ~1000:1",
     "zip_path_traversal": "a zip member named ../../escape.safetensors",
     "gguf_bad_magic": "GGUF file with magic GGUX",
@@ -271,7 +271,7 @@ def build_hostile_corpus(directory: str | Path) -> dict[str, Path]:
         p = d / f"{case}-{name}"
         p.write_bytes(hostile_pickle_bytes(case, d, zip_format=zipped))
         out[case] = p
-    raw_pickle = d / "pickle_raw_reduce.pkl"
+    raw_pickle = d / "pickle_raw_reduce-model.pth"
     raw_pickle.write_bytes(pickle_with_storages(_payload("pickle_raw_reduce", d))[0])
     out["pickle_raw_reduce"] = raw_pickle
     bomb = d / "zip_bomb.zip"
