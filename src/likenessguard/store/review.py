@@ -1472,13 +1472,15 @@ class _Matcher:
 def process_takedowns(engine: Engine, *, chunk: int = 2000) -> int:
     """Search the catalog for every takedown's names, handles and links; open and link cases.
 
-    All requests that need work share one pass over the catalog: each artifact's
-    text (subject, repo, path, the whole scan record) is lowered once and tested
-    against every request's names, so a burst of requests costs one scan, not one
-    each. Each request remembers the highest artifact id it has searched, so later
-    scans are matched incrementally. Reads happen outside any write transaction,
-    and each request's links are written in one short transaction, so a search
-    never holds the write lock against the public form or the webhook.
+    All requests that need work share one pass over the catalog, and an index of
+    their names (``_Matcher``) tests each artifact's words (subject, repo, path,
+    the whole scan record) against all of them at once, so a burst of requests
+    costs one scan, not one each. Names match as whole words in any spelling
+    (``jane_roe``, ``Jane-Roe``, ``janeroe``), links by URL, repo or Civitai model.
+    Each request remembers the highest artifact id it has searched, so later scans
+    are matched incrementally. Reads happen outside any write transaction and the
+    links of a whole batch are written in one short transaction, so a search never
+    holds the write lock against the public form or the webhook.
 
     Returns:
         How many case links were added.
