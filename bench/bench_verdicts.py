@@ -22,6 +22,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import re
 import statistics
@@ -128,7 +129,8 @@ def main() -> int:
     section = (
         f"{BEGIN}\n## Verdicts\n\n"
         f"`python bench/bench_verdicts.py` on {platform.machine()}, "
-        f"CPython {platform.python_version()}, {n} SD1.5 kohya LoRAs with 120 training tags "
+        f"CPython {platform.python_version()}, load average {os.getloadavg()[0]:.1f} on "
+        f"{os.cpu_count()} cores, {n} SD1.5 kohya LoRAs with 120 training tags "
         f"each, median per file over {rounds} rounds:\n\n"
         "| measurement | ours | reference | ratio | target |\n|---|---|---|---|---|\n"
         f"| header + neighbours + evidence + 3 detectors + registry (50 subjects) + policy | "

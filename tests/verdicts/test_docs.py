@@ -75,4 +75,10 @@ def test_explain_and_classify_keys_are_the_cli_keys(tmp_path: Path) -> None:
     assert list(json.loads(out)) == PRODUCERS["classify-listings"]()
     v = judge_listing({"name": "x"})
     assert set(v.to_json()) == {"severity", "labels", "subject"}
-    assert list(Evidence("a", "b", "c", "d").to_json()) == ["source", "field", "text", "signal", "count"]
+    assert list(Evidence("a", "b", "c", "d").to_json()) == [
+        "source",
+        "field",
+        "text",
+        "signal",
+        "count",
+    ]

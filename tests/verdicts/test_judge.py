@@ -146,3 +146,20 @@ def test_hostile_listing_is_fast() -> None:
     start = time.perf_counter()
     judge(EvidenceContext(listing=record))
     assert time.perf_counter() - start < 3.0
+
+
+def test_explicit_training_share_floor() -> None:
+    from likenessguard.verdicts.sexual import explicit_tag_share
+
+    def tags(counts: dict[str, int]) -> tuple[Evidence, ...]:
+        return tuple(
+            Evidence("safetensors-metadata", "ss_tag_frequency", t, "tag", c)
+            for t, c in counts.items()
+        )
+
+    heavy = tags({"mmjr": 40, "1girl": 40, "nude": 22, "photorealistic": 30})
+    assert explicit_tag_share(heavy) == 22 / 40
+    assert judge_evidence(heavy, models=None).labels[Label.SEXUAL].score >= 0.85
+    light = tags({"mmjr": 40, "nude": 5})
+    assert explicit_tag_share(light) == 5 / 40
+    assert not judge_evidence(light, models=None).labels[Label.SEXUAL].fired

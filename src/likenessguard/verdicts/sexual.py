@@ -48,15 +48,19 @@ def explicit_items(evidence: tuple[Evidence, ...]) -> list[tuple[Evidence, list[
 
 
 def explicit_tag_share(evidence: tuple[Evidence, ...]) -> float:
-    """Share of training-tag occurrences (by count) that are explicit."""
-    total = 0
-    hit = 0
+    """Estimated share of training images with an explicit tag.
+
+    The most frequent training tag (usually the trigger, in every caption) stands in
+    for the number of images; the most frequent explicit tag over it is the share.
+    """
+    images = 0
+    explicit = 0
     for ev in evidence:
         if ev.field in TRAINING_TAG_FIELDS and ev.signal == "tag":
-            total += ev.count
+            images = max(images, ev.count)
             if explicit_terms(ev):
-                hit += ev.count
-    return hit / total if total else 0.0
+                explicit = max(explicit, ev.count)
+    return explicit / images if images else 0.0
 
 
 class SexualDetector:
