@@ -210,3 +210,24 @@ def test_fuzz_targets_accept_their_corpus_seed() -> None:
 
     check(b"\x10\x00\x00\x00" + struct.pack("<Q", 2) + b"{}")
     check(b"")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"\x80\x05\x96" + struct.pack("<Q", 2**62) + b"abc.",  # BYTEARRAY8 claiming 4 EiB
+        b"\x80\x04\x8d" + struct.pack("<Q", 2**62) + b"abc.",  # BINUNICODE8
+        b"\x80\x02X" + struct.pack("<I", 2**31) + b"abc.",  # BINUNICODE
+        b"S'" + b"a" * 5000,  # protocol-0 string with no newline
+    ],
+    ids=["bytearray8", "binunicode8", "binunicode", "unterminated-line"],
+)
+def test_hostile_length_prefixes_do_not_allocate(raw: bytes) -> None:
+    import tracemalloc
+
+    tracemalloc.start()
+    a = read_pickle(BytesSource(raw, "huge.pt"))
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert len(a.errors) == 1
+    assert peak < 5 * 1024 * 1024

@@ -24,7 +24,7 @@ import struct
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, Protocol, cast
 
 from likenessguard.artifacts.base import (
     Artifact,
@@ -126,6 +126,17 @@ SAFE_GLOBALS: frozenset[str] = frozenset(
 _SUFFIX = "the file is corrupt or hostile; it was skipped"
 
 
+#: Opcodes whose whole effect is to push their decoded argument.
+_PUSH_ARG = frozenset(
+    {
+        "INT", "BININT", "BININT1", "BININT2", "LONG", "LONG1", "LONG4",
+        "STRING", "BINSTRING", "SHORT_BINSTRING", "BINBYTES", "SHORT_BINBYTES", "BINBYTES8",
+        "BYTEARRAY8", "UNICODE", "SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8",
+        "FLOAT", "BINFLOAT",
+    }
+)  # fmt: skip
+
+
 class _Mark:
     """The MARK sentinel on the simulated stack."""
 
@@ -178,8 +189,18 @@ def _global_of(value: Any) -> str | None:
     return value.path if isinstance(value, _Global) else None
 
 
+class _Stream(Protocol):
+    """What ``pickletools.genops`` needs from a stream."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+    def readline(self, limit: int = -1, /) -> bytes: ...
+
+    def tell(self) -> int: ...
+
+
 def walk_pickle(
-    stream: IO[bytes],
+    stream: IO[bytes] | _Stream,
     name: str,
     *,
     max_opcodes: int = MAX_OPCODES,
@@ -212,7 +233,7 @@ def walk_pickle(
         return items
 
     try:
-        for opcode, arg, op_pos in pickletools.genops(stream):
+        for opcode, arg, op_pos in pickletools.genops(cast(IO[bytes], stream)):
             pos = op_pos or 0
             count += 1
             if count > max_opcodes:
@@ -221,6 +242,17 @@ def walk_pickle(
                     f"the file is hostile or not a checkpoint; it was skipped"
                 )
             op = opcode.name
+            # The commonest opcodes of a state dict first: an if-chain walked to
+            # its end for every string would dominate the walk.
+            if op in _PUSH_ARG:
+                if isinstance(arg, bytes | bytearray) and len(arg) > MAX_METADATA_VALUE:
+                    stack.append(_Opaque("bytes"))
+                else:
+                    stack.append(arg)
+                continue
+            if op in ("BINPUT", "LONG_BINPUT", "PUT"):
+                _memo_put(memo, _index(arg), stack[-1], name, max_memo)
+                continue
             if op in ("PROTO", "FRAME"):
                 continue
             if op == "STOP":
@@ -505,6 +537,64 @@ class _SourceFile(io.RawIOBase):
         return len(data)
 
 
+class _BoundedReader(io.RawIOBase):
+    """A buffered, read-only stream over a :class:`ByteSource` that never over-allocates.
+
+    ``pickletools`` reads length-prefixed arguments with ``f.read(n)`` where
+    ``n`` comes from the file; a hostile 2**62 would make ``BufferedReader``
+    allocate that much. Reads here are capped at what the source holds.
+    """
+
+    def __init__(self, source: ByteSource, chunk: int = 1 << 16) -> None:
+        self._source = source
+        self._size = source.size
+        self._chunk = chunk
+        self._buf = b""
+        self._buf_start = 0
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def _fill(self) -> None:
+        if not self._buf_start <= self._pos < self._buf_start + len(self._buf):
+            self._buf_start = self._pos
+            self._buf = self._source.read_at(self._pos, min(self._chunk, self._size - self._pos))
+
+    def read(self, n: int | None = -1) -> bytes:
+        remaining = max(0, self._size - self._pos)
+        want = remaining if n is None or n < 0 else min(n, remaining)
+        if want <= 0:
+            return b""
+        self._fill()
+        offset = self._pos - self._buf_start
+        if offset + want <= len(self._buf):
+            data = self._buf[offset : offset + want]
+        else:
+            data = self._source.read_at(self._pos, want)
+        self._pos += len(data)
+        return data
+
+    def readline(self, limit: int | None = -1) -> bytes:
+        # Protocol-0 opcodes carry newline-terminated arguments; bound them.
+        cap = 1 << 20 if limit is None or limit < 0 else limit
+        out = bytearray()
+        while len(out) < cap:
+            chunk = self.read(min(4096, cap - len(out)))
+            if not chunk:
+                break
+            cut = chunk.find(b"\n")
+            if cut >= 0:
+                out += chunk[: cut + 1]
+                self._pos -= len(chunk) - cut - 1
+                break
+            out += chunk
+        return bytes(out)
+
+
 def _artifact_from_walk(
     source: ByteSource,
     name: str,
@@ -591,7 +681,7 @@ def _read_legacy(source: ByteSource, name: str) -> Artifact:
             format=Format.PICKLE,
             errors=(f"{name} is empty (0 bytes): it is not a model file; it was skipped",),
         )
-    stream = io.BufferedReader(_SourceFile(source), buffer_size=1 << 16)
+    stream = _BoundedReader(source)
     first = walk_pickle(stream, name)
     if first.root != LEGACY_MAGIC:
         # A bare pickle (e.g. ``pickle.dump(state_dict)``): the first one is the data.
