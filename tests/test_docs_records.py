@@ -30,6 +30,7 @@ from likenessguard.evidence.base import Evidence
 from likenessguard.hashing.base import FileHashes
 from likenessguard.store.records import Location, ScanRecord
 from likenessguard.testing.demo import BANNED_COLUMNS, FileTruth, RepoTruth
+from likenessguard.testing.sidecars import listing_record
 from likenessguard.verdicts.base import Label, LabelResult, Severity, Verdict
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "records.md"
@@ -67,6 +68,11 @@ def demo_truth() -> dict[str, Any]:
     return repo.to_json()
 
 
+def demo_listing() -> dict[str, Any]:
+    """A demo-hub listing record without files (``build_demo_hub`` adds ``repo``)."""
+    return listing_record(model_id=1, model_type="LORA", name="x", poi=False, nsfw=False)
+
+
 PRODUCERS: dict[str, Callable[[], list[str]]] = {
     "scan-record": lambda: list(full_record()),
     "scan-record.location": lambda: list(full_record()["location"]),
@@ -81,6 +87,8 @@ PRODUCERS: dict[str, Callable[[], list[str]]] = {
     "demo-manifest.labels": lambda: list(demo_truth()["labels"]),
     "demo-manifest.file": lambda: list(demo_truth()["files"][0]),
     "demo-banned-csv": lambda: list(BANNED_COLUMNS),
+    "demo-listing": lambda: [*demo_listing(), "repo"],
+    "demo-listing.version": lambda: list(demo_listing()["versions"][0]),
 }
 
 

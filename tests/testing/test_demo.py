@@ -323,3 +323,27 @@ def test_rebuild_never_deletes_outside_the_hub(tmp_path: Path) -> None:
     build_demo_hub(hub, repos=MIN_REPOS)
     assert (outside / "keep.txt").read_text() == "keep"
     assert (hub / "link").is_symlink()
+
+
+def test_listings_mirror_the_repos(demo_hub: DemoHub) -> None:
+    lines = demo_hub.listings_path.read_text(encoding="utf-8").splitlines()
+    listings = [json.loads(line) for line in lines]
+    truth = {r["repo"]: r for r in demo_hub.repos}
+    assert len(listings) >= 180 and len({x["id"] for x in listings}) == len(listings)
+    shared_keys = ["id", "type", "name", "poi", "nsfw", "tags", "description", "versions"]
+    for x in listings:
+        assert list(x)[: len(shared_keys)] == shared_keys
+        repo = truth[x["repo"]]
+        assert x["poi"] == repo["labels"]["real_person"] and x["nsfw"] == repo["labels"]["sexual"]
+        (version,) = x["versions"]
+        manifest_hashes = {f["sha256"].upper() for f in repo["files"]}
+        for f in version["files"]:
+            assert f["hashes"]["SHA256"] in manifest_hashes
+            assert f["hashes"]["AutoV2"] == f["hashes"]["SHA256"][:10]
+    jane = next(x for x in listings if x["repo"] == "lustlab/jane-roe-xl")
+    assert jane["versions"][0]["trainedWords"] == ["jnrw woman"]
+    assert any("jnrw" in i["prompt"] for i in jane["versions"][0]["images"])
+    stripped = next(x for x in listings if x["repo"] == "mirrorbot/test-model")
+    assert (
+        stripped["name"] == "Test model" and stripped["poi"] is True
+    )  # disguised: words say nothing

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 from likenessguard.testing.checkpoints import make_checkpoint, make_textual_inversion
 from likenessguard.testing.containers import make_diffusers_lora_folder, make_gguf, make_zip
@@ -50,9 +51,11 @@ from likenessguard.testing.sidecars import (
     a1111_parameters,
     civitai_file_hashes,
     civitai_listing,
+    listing_record,
     make_civitai_info,
     make_model_card,
     make_preview_png,
+    read_png_text,
 )
 
 BANNED_COLUMNS = ("name", "sha256", "source_url", "reason")
@@ -194,6 +197,10 @@ class DemoHub:
     @property
     def banned_path(self) -> Path:
         return self.root / "banned.csv"
+
+    @property
+    def listings_path(self) -> Path:
+        return self.root / "listings.jsonl"
 
     @property
     def files(self) -> list[dict[str, Any]]:
@@ -1135,6 +1142,66 @@ def _other_formats(b: _Builder) -> None:
 _AUTHOR_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
+_LISTING_TYPES = {
+    "lora": "LORA",
+    "lycoris": "LoCon",
+    "dora": "LORA",
+    "checkpoint": "Checkpoint",
+    "textual_inversion": "TextualInversion",
+}
+_LISTING_BASES = {
+    "sd1": "SD 1.5",
+    "sd2": "SD 2.1 768",
+    "sdxl": "SDXL 1.0",
+    "sd3": "SD 3",
+    "flux1": "Flux.1 D",
+    "wan": "Wan Video",
+    "hunyuan_video": "Hunyuan Video",
+    "ltx_video": "LTXV",
+}
+
+
+def _write_listings(b: _Builder) -> None:
+    """``DIR/listings.jsonl``: each repo as a hub listing (the ``../shared/data`` shape).
+
+    Text comes from what the repo shows (card title, tags, body, trigger,
+    preview prompts); ``poi``/``nsfw`` are the truth labels, so
+    ``classify-listings`` and bank imports can be checked on the demo hub too.
+    """
+    with (b.root / "listings.jsonl").open("w", encoding="utf-8") as out:
+        for i, repo in enumerate(b.repos):
+            files = [f for f in repo.files if not f.broken and f.member is None]
+            if not files or files[0].kind not in _LISTING_TYPES:
+                continue
+            d = b.root / repo.repo
+            text = (d / "README.md").read_text(encoding="utf-8")
+            _, front_raw, rest = text.split("---\n", 2)
+            front = yaml.safe_load(front_raw) or {}
+            lines = rest.strip().splitlines()
+            title = lines[0].removeprefix("# ").strip() if lines else repo.repo
+            body = "\n".join(x for x in lines[1:] if x and not x.startswith("#")).strip()
+            trigger = str(front.get("instance_prompt") or "").split(",")[0].strip()
+            prompts = []
+            for png in sorted(d.glob("*.preview.png")):
+                params = read_png_text(png).get("parameters", "")
+                prompts.append(params.split("\nNegative prompt:")[0][:600])
+            record = listing_record(
+                model_id=500_000 + i,
+                model_type=_LISTING_TYPES[files[0].kind],
+                name=title,
+                poi=repo.real_person,
+                nsfw=repo.sexual,
+                tags=[t for t in front.get("tags", []) if t != "lora"],
+                description=body,
+                base_model=_LISTING_BASES.get(files[0].base_family or "", "Other"),
+                trained_words=[trigger] if trigger else [],
+                files=[b.root / f.path for f in files],
+                prompts=prompts,
+            )
+            record["repo"] = repo.repo
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
 def _clear_previous(root: Path) -> None:
     """Remove a previous demo hub's output from ``root``, and nothing else.
 
@@ -1207,6 +1274,7 @@ def build_demo_hub(directory: str | Path, *, repos: int = 200, seed: int = 0) ->
         fn(b, counters[fn])
         counters[fn] += 1
         k += 1
+    _write_listings(b)
     entries = tuple(r.to_json() for r in b.repos)
     with (root / "manifest.jsonl").open("w", encoding="utf-8") as f:
         for e in entries:

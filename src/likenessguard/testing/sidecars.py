@@ -147,6 +147,65 @@ def civitai_model_object(listing: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+LISTING_HASHES = ("AutoV1", "AutoV2", "SHA256", "CRC32", "BLAKE3")
+"""The hash names a listing record carries (``../shared/data`` keeps these five)."""
+
+
+def listing_record(
+    *,
+    model_id: int,
+    model_type: str,
+    name: str,
+    poi: bool,
+    nsfw: bool,
+    tags: Sequence[str] = (),
+    description: str = "",
+    version_name: str = "v1.0",
+    base_model: str = "SDXL 1.0",
+    trained_words: Sequence[str] = (),
+    files: Iterable[str | Path] = (),
+    prompts: Sequence[str] = (),
+) -> dict[str, Any]:
+    """A listing record in the shape of ``../shared/data/civitai-2023-07-dev.jsonl``.
+
+    ``{id, type, name, poi, nsfw, tags, description, versions: [{name, baseModel,
+    trainedWords, description, files: [{name, sizeKB, hashes}], images: [{prompt}]}]}``;
+    ``poi``/``nsfw`` are the labels (Civitai's "person of interest" and "not safe
+    for work"). ``files`` are paths whose hashes are computed; ``hashes`` keeps
+    :data:`LISTING_HASHES` (``AutoV1`` omitted under 2 MiB).
+    """
+    file_objs = []
+    for f in files:
+        path = Path(f)
+        hashes = civitai_file_hashes(path)
+        file_objs.append(
+            {
+                "name": path.name,
+                "sizeKB": round(path.stat().st_size / 1024),
+                "hashes": {k: hashes[k] for k in LISTING_HASHES if k in hashes},
+            }
+        )
+    return {
+        "id": model_id,
+        "type": model_type,
+        "name": name,
+        "poi": poi,
+        "nsfw": nsfw,
+        "tags": list(tags),
+        "description": description,
+        "versions": [
+            {
+                "name": version_name,
+                "baseModel": base_model,
+                "trainedWords": list(trained_words),
+                "description": "",
+                "files": file_objs,
+                "images": [{"prompt": p} for p in prompts],
+            }
+        ],
+    }
+
+
 def make_civitai_info(path: str | Path, listing: Mapping[str, Any]) -> Path:
     """Write a ``*.civitai.info`` sidecar (pretty JSON of a Civitai listing record).
 
