@@ -60,7 +60,8 @@ def demo_hub(
         + f"; {sum(1 for f in hub.files if f['copy_of'])} copies, "
         + f"{len(hub.banned)} banned originals"
     )
-    typer.echo(f"manifest: {hub.manifest_path}\nbanned list: {hub.banned_path}")
+    typer.echo(f"manifest: {hub.manifest_path}")
+    typer.echo(f"listings: {hub.listings_path}\nbanned list: {hub.banned_path}")
 
 
 def register(app: typer.Typer) -> None:
