@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
+
+import pytest
 
 from likenessguard.store.db import open_catalog
 from likenessguard.store.hubs import HubStore, dedupe_key
 
 
-def test_enqueue_is_idempotent_on_commit_and_delivery(catalog_url: str) -> None:
-    store = HubStore(open_catalog(catalog_url))
+@pytest.fixture
+def store(catalog_url: str) -> Iterator[HubStore]:
+    engine = open_catalog(catalog_url)
+    yield HubStore(engine)
+    engine.dispose()
+
+
+def test_enqueue_is_idempotent_on_commit_and_delivery(store: HubStore, catalog_url: str) -> None:
     first = store.enqueue("huggingface", "acme/a", "s1", "repo.content.update", {"n": 1})
     again = store.enqueue(
         "huggingface", "acme/a", "s1", "repo.content.update", {"n": 2}, delivery_id="d9"
@@ -23,11 +32,14 @@ def test_enqueue_is_idempotent_on_commit_and_delivery(catalog_url: str) -> None:
     assert d1[1] and not d1b[1] and d1[0] == d1b[0]
     assert store.event_counts()["pending"] == 2
     # Durable: a new engine on the same database sees the events.
-    assert len(HubStore(open_catalog(catalog_url)).events("pending")) == 2
+    other = open_catalog(catalog_url)
+    try:
+        assert len(HubStore(other).events("pending")) == 2
+    finally:
+        other.dispose()
 
 
-def test_claims_are_exclusive_and_leases_expire(catalog_url: str) -> None:
-    store = HubStore(open_catalog(catalog_url))
+def test_claims_are_exclusive_and_leases_expire(store: HubStore) -> None:
     for i in range(20):
         store.enqueue("huggingface", f"acme/r{i}", f"s{i}", "repo.content.update", {})
     got: dict[str, list[int]] = {}
@@ -57,8 +69,7 @@ def test_claims_are_exclusive_and_leases_expire(catalog_url: str) -> None:
     assert store.complete(event.id, "alive")
 
 
-def test_failures_retry_then_stop(catalog_url: str) -> None:
-    store = HubStore(open_catalog(catalog_url))
+def test_failures_retry_then_stop(store: HubStore) -> None:
     event_id, _ = store.enqueue("huggingface", "acme/bad", "s", "repo.content.update", {})
     statuses = []
     for _ in range(3):
@@ -70,8 +81,7 @@ def test_failures_retry_then_stop(catalog_url: str) -> None:
     assert failed is not None and failed.error == "HubError: boom" and failed.attempts == 3
 
 
-def test_repo_marks_cursors_and_listings(catalog_url: str) -> None:
-    store = HubStore(open_catalog(catalog_url))
+def test_repo_marks_cursors_and_listings(store: HubStore) -> None:
     when = datetime(2026, 3, 1, tzinfo=UTC)
     store.mark_repo("huggingface", "acme/a", "s1", last_modified=when, files=2)
     store.mark_repo("huggingface", "acme/a", "s2", last_modified=when, files=3)

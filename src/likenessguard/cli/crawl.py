@@ -28,6 +28,7 @@ from likenessguard.pipeline.crawl import (
     ConnectorSpec,
     Crawler,
     CrawlOptions,
+    close_connectors,
     crawl_executor,
     sweep,
 )
@@ -194,6 +195,8 @@ def crawl_command(  # noqa: PLR0917  (Typer maps each option to a parameter)
             stats = crawler.crawl(query)
         finally:
             pool.close()
+            close_connectors()
+            catalog.close()
     if stats.errors and stats.records == 0 and stats.listed:
         raise typer.Exit(int(ExitCode.ENVIRONMENT))
 
@@ -261,6 +264,8 @@ def worker_command(  # noqa: PLR0917  (Typer maps each option to a parameter)
             err.print(f"worker: {worker.done} done, {worker.failed} failed", markup=False)
         finally:
             pool.close()
+            close_connectors()
+            catalog.close()
 
 
 def sweep_command(  # noqa: PLR0917  (Typer maps each option to a parameter)
@@ -289,7 +294,11 @@ def sweep_command(  # noqa: PLR0917  (Typer maps each option to a parameter)
         )
         catalog = open_catalog(db)
         query = RepoQuery(author=author, search=search, since=parse_since(since))
-        sweep(spec, catalog, query, progress=lambda line, _s: err.print(line, markup=False))
+        try:
+            sweep(spec, catalog, query, progress=lambda line, _s: err.print(line, markup=False))
+        finally:
+            close_connectors()
+            catalog.close()
 
 
 def listings_command(
