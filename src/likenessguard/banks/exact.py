@@ -86,6 +86,7 @@ class HashMatcher:
 
     def __init__(self, entries: Iterable[BankEntry] = ()) -> None:
         self.indexes = {name: ExactIndex(name) for name in HASH_STRENGTH}
+        self._probes = [(name, KEY_HEX[name], self.indexes[name]) for name in HASH_STRENGTH]
         self.entries: dict[int, BankEntry] = {}
         for entry in entries:
             self.add(entry)
@@ -99,13 +100,26 @@ class HashMatcher:
 
     def lookup(self, hashes: Mapping[str, str | None]) -> list[tuple[BankEntry, str]]:
         """Entries matching any of ``hashes``, each with its strongest agreeing method."""
-        found: dict[int, str] = {}
-        for name in HASH_STRENGTH:
+        # The hot path of every scan: one dict probe per hash, no per-call allocation
+        # beyond the key bytes, and the cross-check only for the (rare) hits.
+        found: dict[int, str] | None = None
+        for name, width, index in self._probes:
             value = hashes.get(name)
             if not value:
                 continue
-            for entry_id in self.indexes[name].ids(value):
+            try:
+                key = bytes.fromhex(value[:width])
+            except ValueError:
+                continue
+            got = index._map.get(key) if len(key) * 2 == width else None
+            if got is None:
+                continue
+            if found is None:
+                found = {}
+            for entry_id in (got,) if isinstance(got, int) else got:
                 found.setdefault(entry_id, name)
+        if found is None:
+            return []
         out = []
         for entry_id, method in found.items():
             entry = self.entries[entry_id]
