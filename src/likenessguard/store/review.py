@@ -23,11 +23,22 @@ import secrets
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, Text, delete, func, insert, or_, select, text, update
+from sqlalchemy import (
+    Connection,
+    Table,
+    Text,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy import Engine as Engine  # noqa: PLC0414  (re-exported for web/, which may not import SQLAlchemy)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import QueuePool
@@ -363,6 +374,13 @@ def _jsonable(value: Any) -> Any:
 # --------------------------------------------------------------------------- audit
 
 
+# Prebuilt statements with parameters passed at execution: the hot write paths
+# (every audit line, the public form) skip building and cache-keying a statement.
+_AUDIT_INSERT = cast(Table, AuditRow.__table__).insert()
+_TAKEDOWN_TABLE = cast(Table, TakedownRow.__table__)
+_TAKEDOWN_INSERT = _TAKEDOWN_TABLE.insert().returning(_TAKEDOWN_TABLE.c.id)
+
+
 def _audit(  # noqa: PLR0917  (mirrors the audit line's columns)
     conn: Connection,
     actor: str,
@@ -372,14 +390,15 @@ def _audit(  # noqa: PLR0917  (mirrors the audit line's columns)
     after: Mapping[str, Any] | None = None,
 ) -> None:
     conn.execute(
-        insert(AuditRow).values(
-            at=utcnow(),
-            actor=actor,
-            action=action,
-            target=target,
-            before=dict(before) if before is not None else None,
-            after=dict(after) if after is not None else None,
-        )
+        _AUDIT_INSERT,
+        {
+            "at": utcnow(),
+            "actor": actor,
+            "action": action,
+            "target": target,
+            "before": dict(before) if before is not None else None,
+            "after": dict(after) if after is not None else None,
+        },
     )
 
 
@@ -1377,33 +1396,39 @@ def create_takedown(
     if relation not in ("self", "agent"):
         raise UsageError("state whether you are the person depicted (self) or act for them (agent)")
     token = secrets.token_urlsafe(32)
-    with engine.begin() as conn:
-        for _ in range(5):
-            number = "TD-" + secrets.token_hex(4).upper()
-            taken = conn.execute(select(TakedownRow.id).where(TakedownRow.number == number)).first()
-            if taken is None:
-                break
-        takedown_id = conn.execute(
-            insert(TakedownRow)
-            .values(
-                number=number,
-                token_hash=token_digest(token),
-                status="pending",
-                names=names_,
-                aliases=_clean_list(aliases),
-                handles=_clean_list(h.lstrip("@") for h in handles),
-                links=_clean_list(links, size=500),
-                contact=contact,
-                relation=relation,
-                subject_id=None,
-                searched_through=0,
-                created_at=utcnow(),
-            )
-            .returning(TakedownRow.id)
-        ).scalar_one()
-        _audit(
-            conn, ANONYMOUS, "takedown.create", f"takedown:{takedown_id}", None, {"number": number}
-        )
+    values = {
+        "token_hash": token_digest(token),
+        "status": "pending",
+        "names": names_,
+        "aliases": _clean_list(aliases),
+        "handles": _clean_list(h.lstrip("@") for h in handles),
+        "links": _clean_list(links, size=500),
+        "contact": contact,
+        "relation": relation,
+        "subject_id": None,
+        "searched_through": 0,
+        "created_at": utcnow(),
+    }
+    for attempt in range(5):
+        # 32 random bits: a clash is rare, and the unique index catches it
+        number = "TD-" + secrets.token_hex(4).upper()
+        try:
+            with engine.begin() as conn:
+                takedown_id = conn.execute(
+                    _TAKEDOWN_INSERT, {**values, "number": number}
+                ).scalar_one()
+                _audit(
+                    conn,
+                    ANONYMOUS,
+                    "takedown.create",
+                    f"takedown:{takedown_id}",
+                    None,
+                    {"number": number},
+                )
+            break
+        except IntegrityError:
+            if attempt == 4:
+                raise
     return TakedownReceipt(number, token)
 
 

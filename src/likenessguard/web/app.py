@@ -220,7 +220,8 @@ def app_from_env() -> FastAPI:
     Reads ``LIKENESSGUARD_DB`` and ``LIKENESSGUARD_SECRET_KEY`` (``serve`` sets both
     so all workers share one key) plus ``LIKENESSGUARD_WEB_COOKIE_SECURE``,
     ``LIKENESSGUARD_WEB_TRUST_PROXY`` (``1``), ``LIKENESSGUARD_WEB_LOGIN_LIMIT`` and
-    ``LIKENESSGUARD_WEB_TAKEDOWN_LIMIT`` (per client per 5 minutes).
+    ``LIKENESSGUARD_WEB_TAKEDOWN_LIMIT`` (per client per 5 minutes), and
+    ``LIKENESSGUARD_WEB_BACKGROUND=0`` to run no takedown search in this process.
     """
     from likenessguard.config import load_settings
 
@@ -234,6 +235,7 @@ def app_from_env() -> FastAPI:
         login_limit=int(env.get("LIKENESSGUARD_WEB_LOGIN_LIMIT") or defaults.login_limit),
         takedown_limit=int(env.get("LIKENESSGUARD_WEB_TAKEDOWN_LIMIT") or defaults.takedown_limit),
         webhook_secret=values.get("webhook_secret", ""),
+        background=env.get("LIKENESSGUARD_WEB_BACKGROUND", "1") != "0",
     )
     return create_app(values["db"], settings)
 
