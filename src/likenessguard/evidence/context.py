@@ -9,7 +9,9 @@ metadata may lack. Reads are bounded so a folder of junk costs little.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -115,10 +117,7 @@ def collect_local_context(
         if isinstance(data, dict):
             sidecars[cand.name] = data
     images: dict[str, dict[str, str]] = {}
-    try:
-        pngs = sorted(folder.glob(f"{glob_escape(p.stem)}*.png"))[:MAX_PREVIEWS]
-    except OSError:
-        pngs = []
+    pngs = [folder / n for n in _pngs(folder) if n.startswith(p.stem)][:MAX_PREVIEWS]
     for png in pngs:
         chunks = read_png_text(png)
         if chunks:
@@ -134,8 +133,23 @@ def collect_local_context(
     )
 
 
-def glob_escape(text: str) -> str:
-    out = []
-    for ch in text:
-        out.append(f"[{ch}]" if ch in "*?[" else ch)
-    return "".join(out)
+def _pngs(folder: Path) -> tuple[str, ...]:
+    """The sorted ``*.png`` names in ``folder``, listed once per folder state.
+
+    Scanning a folder of N models looks for previews N times: listing it each time
+    would cost N^2; the listing is cached and refreshed when the folder changes.
+    """
+    try:
+        mtime = folder.stat().st_mtime_ns
+    except OSError:
+        return ()
+    return _pngs_cached(str(folder), mtime)
+
+
+@lru_cache(maxsize=64)
+def _pngs_cached(folder: str, _mtime_ns: int) -> tuple[str, ...]:
+    try:
+        with os.scandir(folder) as it:
+            return tuple(sorted(e.name for e in it if e.name.lower().endswith(".png")))
+    except OSError:
+        return ()
