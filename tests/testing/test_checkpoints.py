@@ -222,6 +222,22 @@ def test_gguf_reads_back(tmp_path: Path) -> None:
     assert any(t.name.startswith("blocks.") for t in wan.tensors)
 
 
+def test_gguf_q8_0_quantises_what_can_be(tmp_path: Path) -> None:
+    reader = gguf.GGUFReader(make_gguf(tmp_path / "q.gguf", "flux1", tensors=48, dtype="Q8_0"))
+    shapes = dict(checkpoint_shapes("flux1"))
+    kinds = {t.tensor_type.name for t in reader.tensors}
+    assert kinds == {"Q8_0", "F16"}
+    for t in reader.tensors:
+        assert tuple(int(d) for d in reversed(t.shape)) == shapes[t.name]
+        if t.tensor_type.name == "Q8_0":
+            values = gguf.quants.dequantize(t.data, t.tensor_type)
+            assert values.shape == shapes[t.name] and np.abs(values).max() > 0
+    ftype = reader.fields["general.file_type"]
+    assert int(ftype.parts[ftype.data[0]][0]) == 7
+    with pytest.raises(ValueError, match="unsupported GGUF dtype 'Q4_K'"):
+        make_gguf(tmp_path / "x.gguf", dtype="Q4_K")
+
+
 def test_diffusers_folders(tmp_path: Path) -> None:
     d = make_diffusers_lora_folder(tmp_path / "peft", "sdxl", 4, 8.0, modules=6)
     config = json.loads((d / "adapter_config.json").read_text())

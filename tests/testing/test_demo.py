@@ -46,13 +46,13 @@ def test_deterministic_for_a_seed_and_rebuilt_in_place(tmp_path: Path) -> None:
     tree_a = _tree(a.root)
     b = build_demo_hub(tmp_path / "b", repos=MIN_REPOS, seed=3)
     # The unsafe pickle's payload names its marker by absolute path, so it (and
-    # its manifest hash) differ between folders; rebuilding in place covers it.
+    # its manifest and listing hashes) differ between folders; rebuilding in place covers it.
     unsafe = {f["path"] for f in a.files if f["unsafe_pickle"]}
     tree_b = _tree(b.root)
     assert tree_a.keys() == tree_b.keys()
-    assert {k: v for k, v in tree_a.items() if k not in unsafe | {"manifest.jsonl"}} == {
-        k: v for k, v in tree_b.items() if k not in unsafe | {"manifest.jsonl"}
-    }
+    assert {
+        k: v for k, v in tree_a.items() if k not in unsafe | {"manifest.jsonl", "listings.jsonl"}
+    } == {k: v for k, v in tree_b.items() if k not in unsafe | {"manifest.jsonl", "listings.jsonl"}}
     strip = [{**r, "files": [f for f in r["files"] if not f["unsafe_pickle"]]} for r in a.repos]
     assert strip == [
         {**r, "files": [f for f in r["files"] if not f["unsafe_pickle"]]} for r in b.repos

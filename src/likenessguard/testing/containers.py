@@ -53,7 +53,9 @@ def make_gguf(
     Args:
         tensors: keep this many tensors, spread over the network (a real Flux
             GGUF holds ~780; tests need few). ``None`` keeps all.
-        dtype: ``F16`` or ``F32`` tensor storage.
+        dtype: ``F16``, ``F32``, or ``Q8_0`` (quantised with the ``gguf``
+            package; as ComfyUI-GGUF does, 1-D tensors and those whose rows
+            are not a multiple of the 32-value block stay F16).
     """
     import gguf  # imported here: only GGUF fixtures need it
 
@@ -65,14 +67,17 @@ def make_gguf(
     if tensors is not None and tensors < len(shapes):
         picks = np.linspace(0, len(shapes) - 1, num=max(tensors, 1)).round().astype(int)
         shapes = [shapes[int(i)] for i in sorted(set(picks))]
+    if dtype not in ("F16", "F32", "Q8_0"):
+        raise ValueError(f"unsupported GGUF dtype {dtype!r}; expected F16, F32 or Q8_0")
     rng = np.random.default_rng(seed)
-    np_dtype = np.float16 if dtype == "F16" else np.float32
+    np_dtype = np.float32 if dtype == "F32" else np.float16
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     writer = gguf.GGUFWriter(str(p), GGUF_ARCHITECTURES[family])
     writer.add_name(name or p.stem)
     writer.add_quantization_version(gguf.GGML_QUANT_VERSION)
-    writer.add_file_type(1 if dtype == "F16" else 0)
+    # llama.cpp file types: 0 = all F32, 1 = mostly F16, 7 = mostly Q8_0.
+    writer.add_file_type({"F32": 0, "F16": 1, "Q8_0": 7}[dtype])
     for key, value in (metadata or {}).items():
         if isinstance(value, bool):
             writer.add_bool(key, value)
@@ -84,7 +89,11 @@ def make_gguf(
             writer.add_string(key, str(value))
     for key, shape in shapes:
         w = rng.standard_normal(shape, dtype=np.float32) * np.float32(0.02)
-        writer.add_tensor(key, w.astype(np_dtype))
+        q8 = gguf.GGMLQuantizationType.Q8_0
+        if dtype == "Q8_0" and len(shape) > 1 and shape[-1] % gguf.GGML_QUANT_SIZES[q8][0] == 0:
+            writer.add_tensor(key, gguf.quants.quantize(w, q8), raw_dtype=q8)
+        else:
+            writer.add_tensor(key, w.astype(np_dtype))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()

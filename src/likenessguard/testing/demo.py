@@ -1123,6 +1123,7 @@ def _other_formats(b: _Builder) -> None:
                 d / f"{slug}-Q8_0.gguf" if fam == "flux1" else d / f"{slug}.gguf",
                 fam,
                 seed=b.file_seed(),
+                dtype="Q8_0" if fam == "flux1" else "F16",
             )
             b.record(repo, p, "gguf", "checkpoint", fam, None)
         else:
