@@ -8,10 +8,12 @@ only authenticates, checks roles and CSRF, and renders.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import threading
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.requests import ClientDisconnect
 
+from likenessguard.config import data_dir
 from likenessguard.errors import StoreError, UsageError
 from likenessguard.store.db import open_catalog
 from likenessguard.store.review import Engine, process_takedowns, serving_engine
@@ -68,7 +71,9 @@ class TakedownSearcher:
             if self.stop.is_set():
                 return
             try:
-                process_takedowns(self.engine)
+                with _one_searcher(self.engine) as mine:
+                    if mine:
+                        process_takedowns(self.engine)
                 self.last_error = None
             except Exception as exc:  # keep serving; the next pass retries
                 self.last_error = f"takedown search failed: {type(exc).__name__}"
@@ -78,6 +83,30 @@ class TakedownSearcher:
         self.wake.set()
         if self.thread is not None:
             self.thread.join(timeout=10)
+
+
+@contextmanager
+def _one_searcher(engine: Engine) -> Iterator[bool]:
+    """True for the one process on this host that may search this catalog now.
+
+    ``serve --workers N`` runs N app processes; without this each would search
+    the catalog for the same requests. A non-blocking lock on a file in the data
+    directory (one per catalog) picks one; the others skip the pass (the next
+    one retries).
+    """
+    url = engine.url.render_as_string(hide_password=True)
+    digest = hashlib.sha256(url.encode()).hexdigest()[:16]
+    path = data_dir() / f"takedown-search-{digest}.lock"
+    with path.open("a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _is_api(request: Request) -> bool:

@@ -66,6 +66,11 @@ def _queue_page(
         queue=flt.queue,
         status=flt.status or ("escalated" if flt.queue != "main" else "open"),
     )
+    escalated = (
+        sum(review.severity_counts(engine, queue="escalation", status="escalated").values())
+        if user.can("admin") and flt.queue == "main"
+        else 0
+    )
     params = {
         k: v
         for k, v in request.query_params.items()
@@ -90,6 +95,7 @@ def _queue_page(
             "next_url": next_url,
             "options": review.filter_options(engine),
             "escalation": flt.queue == "escalation",
+            "escalated": escalated,
             "severities": [s.label for s in sorted(Severity, reverse=True)],
         },
     )
