@@ -43,8 +43,8 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from likenessguard.store.db import open_catalog, safe_url
-        from likenessguard.web.app import create_app
-        from likenessguard.web.settings import WebSettings, persistent_secret
+        from likenessguard.web.app import app_from_env
+        from likenessguard.web.settings import persistent_secret
 
         if cookie_secure not in ("auto", "always", "never"):
             raise UsageError("--cookie-secure must be auto, always or never")
@@ -54,17 +54,15 @@ def register(app: typer.Typer) -> None:
         typer.echo(
             f"likenessguard review on http://{host}:{port}/ (catalog {safe_url(engine)})", err=True
         )
-        if workers == 1:
-            settings = WebSettings(
-                secret_key=secret, cookie_secure=cookie_secure, trust_proxy=trust_proxy
-            )
-            uvicorn.run(create_app(engine, settings), host=host, port=port, server_header=False)
-            return
         engine.dispose()
+        # Every worker (one or many) builds the app the same way, from these.
         os.environ["LIKENESSGUARD_DB"] = url
         os.environ["LIKENESSGUARD_SECRET_KEY"] = secret
         os.environ["LIKENESSGUARD_WEB_COOKIE_SECURE"] = cookie_secure
         os.environ["LIKENESSGUARD_WEB_TRUST_PROXY"] = "1" if trust_proxy else ""
+        if workers == 1:
+            uvicorn.run(app_from_env(), host=host, port=port, server_header=False)
+            return
         uvicorn.run(
             "likenessguard.web.app:app_from_env",
             factory=True,
