@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from likenessguard.banks.base import HASH_STRENGTH, BankEntry, SignalIndex
-from likenessguard.banks.exact import consistent, lookup_key
+from likenessguard.banks.exact import DEFINITIVE, consistent, lookup_key, swap_bytes
 
 
 class BruteHashIndex(SignalIndex[str]):
@@ -33,7 +33,7 @@ class BruteHashIndex(SignalIndex[str]):
         for value, entry_id in self.pairs:
             other = lookup_key(self.name, value)
             if other is not None and (
-                other == key or (self.name == "crc32" and other == key[::-1])
+                other == key or (self.name == "crc32" and other == swap_bytes(key))
             ):
                 hits.append((entry_id, 1.0))
         return sorted(set(hits))
@@ -53,8 +53,8 @@ def brute_hash_lookup(
             if not mine or not theirs:
                 continue
             a, b = lookup_key(name, mine), lookup_key(name, theirs)
-            if a is not None and (a == b or (name == "crc32" and a[::-1] == b)):
-                if consistent(entry, hashes):
+            if a is not None and (a == b or (name == "crc32" and swap_bytes(a) == b)):
+                if name in DEFINITIVE or consistent(entry, hashes):
                     out.append((entry, name))
                 break
     return out

@@ -1,10 +1,11 @@
 """Exact hash lookups against banks of any size, at dictionary speed.
 
 A bank of a million removed models is a set of hex strings; matching a file is
-six dictionary lookups. Keys are stored as raw bytes (half the memory of hex
-strings), AutoV3 is keyed on the 12-hex prefix Civitai shows (so a full hash
-finds a prefix entry and vice versa), and CRC-32 is indexed in both byte
-orders because tools disagree on it.
+six dictionary lookups. Keys are the lowercase hex itself (a file's hashes are
+already lowercase, so the hot path only slices: no parsing per lookup), AutoV3
+is keyed on the 12-hex prefix Civitai shows (so a full hash finds a prefix
+entry and vice versa), and CRC-32 is indexed in both byte orders because tools
+disagree on it.
 """
 
 from __future__ import annotations
@@ -24,15 +25,25 @@ KEY_HEX: Mapping[str, int] = {
 }
 
 
-def lookup_key(name: str, value: str) -> bytes | None:
+_HEX = frozenset("0123456789abcdef")
+
+
+def lookup_key(name: str, value: str) -> str | None:
     """The index key of a hash value, or None when it cannot be one (wrong length, not hex)."""
     text = value.strip().lower()
     if len(text) not in HASH_LENGTHS[name] and not (name == "autov3" and len(text) >= 12):
         return None
-    try:
-        return bytes.fromhex(text[: KEY_HEX[name]])
-    except ValueError:
+    if not set(text) <= _HEX:
         return None
+    return text[: KEY_HEX[name]]
+
+
+DEFINITIVE = frozenset({"sha256", "blake3"})
+
+
+def swap_bytes(key: str) -> str:
+    """A hex key with its bytes in reverse order (CRC-32's other spelling)."""
+    return bytes.fromhex(key)[::-1].hex()
 
 
 class ExactIndex(SignalIndex[str]):
@@ -42,14 +53,15 @@ class ExactIndex(SignalIndex[str]):
         if name not in KEY_HEX:
             raise ValueError(f"unknown hash {name!r}: use one of {', '.join(KEY_HEX)}")
         self.name = name
-        self._map: dict[bytes, int | list[int]] = {}
+        self._map: dict[str, int | list[int]] = {}
         self._count = 0
 
     def add(self, signal: str, entry_id: int) -> None:
         key = lookup_key(self.name, signal)
         if key is None:
             raise ValueError(f"{self.name} {signal!r} is not a valid hash")
-        keys = [key, key[::-1]] if self.name == "crc32" and key[::-1] != key else [key]
+        swapped = swap_bytes(key) if self.name == "crc32" else key
+        keys = [key, swapped] if swapped != key else [key]
         for k in keys:
             old = self._map.get(k)
             if old is None:
@@ -86,7 +98,9 @@ class HashMatcher:
 
     def __init__(self, entries: Iterable[BankEntry] = ()) -> None:
         self.indexes = {name: ExactIndex(name) for name in HASH_STRENGTH}
-        self._probes = [(name, KEY_HEX[name], self.indexes[name]) for name in HASH_STRENGTH]
+        # (name, key width, table) of the non-empty indexes only: a bank of bare
+        # sha256 lines costs one probe per file, not six.
+        self._probes: list[tuple[str, int, dict[str, int | list[int]]]] = []
         self.entries: dict[int, BankEntry] = {}
         for entry in entries:
             self.add(entry)
@@ -96,22 +110,22 @@ class HashMatcher:
             raise ValueError("bank entries need an id before they are indexed")
         self.entries[entry.id] = entry
         for name, value in entry.hashes().items():
-            self.indexes[name].add(value, entry.id)
+            index = self.indexes[name]
+            if not len(index):
+                self._probes.append((name, KEY_HEX[name], index._map))
+                self._probes.sort(key=lambda p: HASH_STRENGTH.index(p[0]))
+            index.add(value, entry.id)
 
     def lookup(self, hashes: Mapping[str, str | None]) -> list[tuple[BankEntry, str]]:
         """Entries matching any of ``hashes``, each with its strongest agreeing method."""
         # The hot path of every scan: one dict probe per hash, no per-call allocation
         # beyond the key bytes, and the cross-check only for the (rare) hits.
         found: dict[int, str] | None = None
-        for name, width, index in self._probes:
+        for name, width, table in self._probes:
             value = hashes.get(name)
             if not value:
                 continue
-            try:
-                key = bytes.fromhex(value[:width])
-            except ValueError:
-                continue
-            got = index._map.get(key) if len(key) * 2 == width else None
+            got = table.get(value[:width].lower())
             if got is None:
                 continue
             if found is None:
@@ -123,7 +137,8 @@ class HashMatcher:
         out = []
         for entry_id, method in found.items():
             entry = self.entries[entry_id]
-            if consistent(entry, hashes):
+            # Equal sha256/blake3 is the same file: nothing weaker can contradict it.
+            if method in DEFINITIVE or consistent(entry, hashes):
                 out.append((entry, method))
         return out
 
@@ -134,7 +149,10 @@ class HashMatcher:
 def _same(name: str, a: str, b: str) -> bool:
     a, b = a.lower(), b.lower()
     if name == "crc32":
-        return a == b or bytes.fromhex(a)[::-1].hex() == b
+        try:
+            return a == b or swap_bytes(a) == b
+        except ValueError:
+            return False
     n = min(len(a), len(b))
     return a[:n] == b[:n]
 
