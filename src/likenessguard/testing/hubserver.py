@@ -731,12 +731,14 @@ class _Handler(BaseHTTPRequestHandler):
         if start + page < len(repos):
             nxt = base64.urlsafe_b64encode(str(start + page).encode()).decode()
             headers["Link"] = f'<{self._next_link("/api/models", q, nxt)}>; rel="next"'
-        self._json(200, data, route, headers)
+        # The page shows the old commits; the repos move before the client can
+        # read them (committing before answering keeps the test deterministic).
         with hub._lock:
             for r in chunk:
                 change = hub._change_after_listing.pop(r.id, None)
                 if change is not None:
                     hub.commit(r.id, change[0], drop_history=change[1])
+        self._json(200, data, route, headers)
 
     def _r_model(self, route: str, head: bool) -> None:
         parts = [unquote(p) for p in urlsplit(self.path).path.split("/")[3:]]
