@@ -198,7 +198,7 @@ class Scanner:
             yield from self._drain(side)
         finally:
             if writer is not None:
-                writer.flush()
+                writer.close()
 
     # -- internals ---------------------------------------------------------------
 

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Engine, Table, delete, func, or_, select
+from sqlalchemy import Connection, Engine, Table, delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -208,6 +209,7 @@ class Catalog:
         entries: Sequence[tuple[ScanRecord | Mapping[str, Any], StatTuple | None]],
         *,
         delete_uris: Iterable[str] = (),
+        connection: Connection | None = None,
     ) -> int:
         """Insert or update records by ``uri`` in one transaction; return how many were written.
 
@@ -217,6 +219,8 @@ class Catalog:
                 next scan re-reads it.
             delete_uris: rows to remove in the same transaction (archive members
                 that disappeared from a re-scanned file).
+            connection: an open connection to reuse (not in a transaction); by
+                default one is opened for this call.
         """
         now = datetime.now(UTC)
         rows: dict[str, dict[str, Any]] = {}
@@ -230,7 +234,9 @@ class Catalog:
         table = _table(ArtifactRow)
         dialect = self.engine.dialect.name
         try:
-            with self.engine.begin() as conn:
+            with ExitStack() as stack:
+                conn = connection or stack.enter_context(self.engine.connect())
+                stack.enter_context(conn.begin())
                 if doomed:
                     conn.execute(delete(table).where(table.c.uri.in_(doomed)))
                 if rows:
@@ -464,6 +470,10 @@ class CatalogWriter:
         self._pending: list[tuple[Mapping[str, Any], StatTuple | None]] = []
         self._delete: list[str] = []
         self._oldest: float | None = None
+        # One connection for the writer's life: with SQLite every connection
+        # close checkpoints the WAL (an fsync), which per batch cost more than
+        # the batch itself when the disk was busy.
+        self._conn: Connection | None = None
 
     def add(
         self,
@@ -496,7 +506,21 @@ class CatalogWriter:
             return
         pending, doomed = self._pending, self._delete
         self._pending, self._delete, self._oldest = [], [], None
-        self.written += self.catalog.upsert(pending, delete_uris=doomed)
+        if self._conn is None:
+            try:
+                self._conn = self.catalog.engine.connect()
+            except SQLAlchemyError as exc:
+                raise self.catalog._fail("write records", exc) from exc
+        self.written += self.catalog.upsert(pending, delete_uris=doomed, connection=self._conn)
+
+    def close(self) -> None:
+        """Commit what is queued and release the connection."""
+        try:
+            self.flush()
+        finally:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
     def __enter__(self) -> CatalogWriter:
         return self
@@ -509,4 +533,4 @@ class CatalogWriter:
     ) -> None:
         # Commit what was scanned even when the scan is interrupted (Ctrl-C):
         # those records are complete; only a hard kill loses the last batch.
-        self.flush()
+        self.close()
