@@ -107,6 +107,16 @@ def reference(paths: list[Path]) -> float:
     return time.perf_counter() - started
 
 
+def readers_only(paths: list[Path]) -> float:
+    """The readers alone (``read_artifacts`` per file): what the scan cannot go below."""
+    from likenessguard.artifacts.open import read_artifacts
+
+    started = time.perf_counter()
+    for p in paths:
+        read_artifacts(p)
+    return time.perf_counter() - started
+
+
 def scan(root: Path, db: Path, jobs: int) -> float:
     """An in-process ``scan --no-hash`` into a fresh SQLite catalog, as the CLI runs it."""
     for leftover in db.parent.glob(db.name + "*"):
@@ -170,6 +180,7 @@ def main() -> int:
         reference(paths)  # warm the page cache for both contestants
         db = workdir / "catalog.db"
         ref_best, ref_median = best(lambda: reference(paths), args.runs)
+        read_best, _ = best(lambda: readers_only(paths), args.runs)
         scan_best, scan_median = best(lambda: scan(root, db, 1), args.runs)
         jobs2_best, _ = best(lambda: scan(root, db, 2), max(1, args.runs - 1))
         ref_again, _ = best(lambda: reference(paths), args.runs)
@@ -183,6 +194,7 @@ def main() -> int:
     print(f"\nreference safe_open loop : {ref:7.2f} s  ({1000 * ref / count:.2f} ms/file)")
     print(f"scan --no-hash, 1 job    : {scan_best:7.2f} s  ({per_ms:.2f} ms/file)  {ratio:.2f}x")
     print(f"scan --no-hash, 2 jobs   : {jobs2_best:7.2f} s  {ratio2:.2f}x")
+    print(f"readers alone (1 job)    : {read_best:7.2f} s  {read_best / ref:.2f}x")
     ok = ratio <= TARGET_RATIO or ratio2 <= TARGET_RATIO
     print(f"target <= {TARGET_RATIO}x: {'met' if ok else 'MISSED'}")
     if args.quick or args.count:
@@ -208,8 +220,16 @@ def main() -> int:
             f"| <= {TARGET_RATIO}x |",
             f"| `scan --no-hash --jobs 2` | {jobs2_best:.2f} s "
             f"| {1000 * jobs2_best / count:.2f} ms | {ratio2:.2f}x | |",
+            f"| readers alone (`read_artifacts` loop) | {read_best:.2f} s "
+            f"| {1000 * read_best / count:.2f} ms | {read_best / ref:.2f}x | |",
             "",
-            f"Medians: 1-job scan {scan_median:.2f} s, reference {ref_median:.2f} s.",
+            f"Medians: 1-job scan {scan_median:.2f} s, reference {ref_median:.2f} s. The readers",
+            "alone take "
+            f"{100 * read_best / scan_best:.0f}% of the 1-job scan; the rest (walk, stat checks,",
+            "records, batched catalog writes) is the pipeline's share. The reader validates",
+            "every tensor entry strictly in Python (duplicate keys, dtypes, shapes against",
+            "offsets, tiling) and identifies the model from its keys, where the reference",
+            "parses the header in Rust and validates nothing of the model's identity.",
             END,
             "",
         ]
