@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from likenessguard.hashing.keys import canonical_module, dotted, split_key
+from likenessguard.hashing.keys import canonical_module, dotted, fused_parts, split_key
 from likenessguard.testing import module_key, modules_for
 from likenessguard.testing.layouts import SD_FAMILIES
 
@@ -87,3 +87,22 @@ def test_dotted_restores_diffusers_paths() -> None:
         if module.part == "unet" and module.diffusers:
             canon = canonical_module("unet." + module.diffusers)
             assert dotted(canon) == module.diffusers
+
+
+@pytest.mark.parametrize("family", ["flux1", "sd3", "hunyuan_video"])
+def test_fused_original_layers_split_onto_the_diffusers_layout(family: str) -> None:
+    diffusers = {
+        canonical_module(module_key(m, family, "diffusers_peft"))
+        for m in modules_for(family, diffusers=True)
+    }
+    produced: list[str] = []
+    for m in modules_for(family):
+        canon = canonical_module(module_key(m, family, "kohya"))
+        parts = fused_parts(canon, m.out_dim)
+        if parts:
+            assert parts[-1][2] == m.out_dim and parts[0][1] == 0
+            produced += [name for name, _, _ in parts]
+        else:
+            produced.append(canon)
+    assert len(produced) == len(set(produced))
+    assert set(produced) == diffusers

@@ -49,7 +49,7 @@ import numpy.typing as npt
 from threadpoolctl import threadpool_limits
 
 from likenessguard.artifacts.base import Artifact, ByteSource, Kind, TensorInfo
-from likenessguard.hashing.keys import split_key
+from likenessguard.hashing.keys import fused_parts, split_key
 
 Array = npt.NDArray[np.float32]
 
@@ -252,11 +252,18 @@ def _full_sketch(mat: Array) -> Array:
 
 
 def _module_sketch(
-    tensors: Mapping[str, Array], alpha: float | None, default_scale: float
+    tensors: Mapping[str, Array],
+    alpha: float | None,
+    default_scale: float,
+    rows: slice | None = None,
 ) -> Array | None:
-    """The sketch of one module's effective update, or None when it has none."""
+    """The sketch of one module's effective update, or None when it has none.
+
+    ``rows`` restricts the update to some output rows (one part of a fused layer).
+    """
+    every = slice(None)
     if "up" in tensors and "down" in tensors:
-        up = _as_matrix(tensors["up"])
+        up = _as_matrix(tensors["up"])[rows or every]
         down = tensors["down"]
         rank = down.shape[0]
         if "mid" in tensors:  # LoCon Tucker core: ΔW = up ×₁ mid ×₂ down
@@ -268,8 +275,8 @@ def _module_sketch(
         scale = alpha / rank if alpha is not None else default_scale
         return _lowrank_sketch(up, down, scale)
     if "hada_w1_a" in tensors:
-        a1, b1 = _as_matrix(tensors["hada_w1_a"]), _as_matrix(tensors["hada_w1_b"])
-        a2, b2 = _as_matrix(tensors["hada_w2_a"]), _as_matrix(tensors["hada_w2_b"])
+        a1, b1 = _as_matrix(tensors["hada_w1_a"])[rows or every], _as_matrix(tensors["hada_w1_b"])
+        a2, b2 = _as_matrix(tensors["hada_w2_a"])[rows or every], _as_matrix(tensors["hada_w2_b"])
         rank = b1.shape[0]
         # (a1·b1) ⊙ (a2·b2) = KhatriRao(a1, a2) · KhatriRao(b1ᵀ, b2ᵀ)ᵀ: rank r² factors.
         up = (a1[:, :, None] * a2[:, None, :]).reshape(a1.shape[0], -1)
@@ -279,7 +286,14 @@ def _module_sketch(
     if any(r.startswith("lokr_") for r in tensors):
         return _lokr_sketch(tensors, alpha)
     if "diff" in tensors:
-        return _full_sketch(_as_matrix(tensors["diff"]))
+        return _full_sketch(_as_matrix(tensors["diff"])[rows or every])
+    return None
+
+
+def _out_rows(tensors: Mapping[str, Array]) -> int | None:
+    for role in ("up", "hada_w1_a", "diff"):
+        if role in tensors:
+            return int(tensors[role].shape[0])
     return None
 
 
@@ -360,6 +374,16 @@ def module_sketches(artifact: Artifact, source: ByteSource) -> dict[str, Array]:
                 alpha = None
                 if alpha_info is not None:
                     alpha = float(read_tensor(source, alpha_info).reshape(-1)[0])
+                out_rows = _out_rows(tensors)
+                parts = fused_parts(module, out_rows) if out_rows else None
+                if parts and not any(r.startswith("lokr_") for r in tensors):
+                    # A fused qkv / linear1 of the original code: sketch each part under
+                    # its diffusers name so both layouts line up module by module.
+                    for name, start, stop in parts:
+                        part = _module_sketch(tensors, alpha, default_scale, slice(start, stop))
+                        if part is not None:
+                            sketches[name] = part
+                    continue
                 sketch = _module_sketch(tensors, alpha, default_scale)
             except (KeyError, ValueError, IndexError) as exc:
                 raise FingerprintError(f"module {module}: {exc}") from None

@@ -162,6 +162,7 @@ VOCABULARY: frozenset[str] = frozenset(
         "x_embedder",
         "time_text_embed",
         "ff_context",
+        "norm1_context",
         # transformers CLIP / T5
         "text_model",
         "self_attn",
@@ -291,7 +292,125 @@ def _ldm_to_diffusers(name: str) -> str:
     m = _WAN_FFN.match(name)
     if m:
         return f"blocks_{m[1]}_ffn_net_0_proj" if m[2] == "0" else f"blocks_{m[1]}_ffn_net_2"
+    if name.startswith(("double_blocks_", "single_blocks_", "joint_blocks_")):
+        for pattern, repl in _DIT_RENAMES:
+            if pattern.match(name):
+                return pattern.sub(repl, name)
     return name
+
+
+# BFL (Flux), HunyuanVideo and SD3 original names -> diffusers names, 1:1 layers.
+_DIT_RENAMES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(a), b)
+    for a, b in (
+        (r"^double_blocks_(\d+)_img_attn_proj$", r"transformer_blocks_\1_attn_to_out_0"),
+        (r"^double_blocks_(\d+)_txt_attn_proj$", r"transformer_blocks_\1_attn_to_add_out"),
+        (r"^double_blocks_(\d+)_img_mlp_(?:0|fc1)$", r"transformer_blocks_\1_ff_net_0_proj"),
+        (r"^double_blocks_(\d+)_img_mlp_(?:2|fc2)$", r"transformer_blocks_\1_ff_net_2"),
+        (
+            r"^double_blocks_(\d+)_txt_mlp_(?:0|fc1)$",
+            r"transformer_blocks_\1_ff_context_net_0_proj",
+        ),
+        (r"^double_blocks_(\d+)_txt_mlp_(?:2|fc2)$", r"transformer_blocks_\1_ff_context_net_2"),
+        (r"^double_blocks_(\d+)_img_mod_lin(?:ear)?$", r"transformer_blocks_\1_norm1_linear"),
+        (
+            r"^double_blocks_(\d+)_txt_mod_lin(?:ear)?$",
+            r"transformer_blocks_\1_norm1_context_linear",
+        ),
+        (r"^single_blocks_(\d+)_linear2$", r"single_transformer_blocks_\1_proj_out"),
+        (
+            r"^single_blocks_(\d+)_modulation_lin(?:ear)?$",
+            r"single_transformer_blocks_\1_norm_linear",
+        ),
+        (r"^joint_blocks_(\d+)_x_block_attn_proj$", r"transformer_blocks_\1_attn_to_out_0"),
+        (r"^joint_blocks_(\d+)_context_block_attn_proj$", r"transformer_blocks_\1_attn_to_add_out"),
+        (r"^joint_blocks_(\d+)_x_block_mlp_fc1$", r"transformer_blocks_\1_ff_net_0_proj"),
+        (r"^joint_blocks_(\d+)_x_block_mlp_fc2$", r"transformer_blocks_\1_ff_net_2"),
+        (
+            r"^joint_blocks_(\d+)_context_block_mlp_fc1$",
+            r"transformer_blocks_\1_ff_context_net_0_proj",
+        ),
+        (r"^joint_blocks_(\d+)_context_block_mlp_fc2$", r"transformer_blocks_\1_ff_context_net_2"),
+        (r"^joint_blocks_(\d+)_x_block_adaLN_modulation_1$", r"transformer_blocks_\1_norm1_linear"),
+        (
+            r"^joint_blocks_(\d+)_context_block_adaLN_modulation_1$",
+            r"transformer_blocks_\1_norm1_context_linear",
+        ),
+    )
+)
+
+# Fused layers of the original code that diffusers splits: (pattern, [(target, start, stop)])
+# with row ranges as fractions of the fused output (q, k, v thirds; Flux/Hunyuan
+# single blocks fuse q, k, v (h rows each) and the MLP input (4h rows): 7h in all).
+_QKV = ((0.0, 1 / 3), (1 / 3, 2 / 3), (2 / 3, 1.0))
+_FUSED: tuple[tuple[re.Pattern[str], tuple[tuple[str, float, float], ...]], ...] = tuple(
+    (re.compile(a), parts)
+    for a, parts in (
+        (
+            r"^double_blocks_(\d+)_img_attn_qkv$",
+            tuple(
+                zip(("attn_to_q", "attn_to_k", "attn_to_v"), *zip(*_QKV, strict=True), strict=True)
+            ),
+        ),
+        (
+            r"^double_blocks_(\d+)_txt_attn_qkv$",
+            tuple(
+                zip(
+                    ("attn_add_q_proj", "attn_add_k_proj", "attn_add_v_proj"),
+                    *zip(*_QKV, strict=True),
+                    strict=True,
+                )
+            ),
+        ),
+        (
+            r"^joint_blocks_(\d+)_x_block_attn_qkv$",
+            tuple(
+                zip(("attn_to_q", "attn_to_k", "attn_to_v"), *zip(*_QKV, strict=True), strict=True)
+            ),
+        ),
+        (
+            r"^joint_blocks_(\d+)_context_block_attn_qkv$",
+            tuple(
+                zip(
+                    ("attn_add_q_proj", "attn_add_k_proj", "attn_add_v_proj"),
+                    *zip(*_QKV, strict=True),
+                    strict=True,
+                )
+            ),
+        ),
+        (
+            r"^single_blocks_(\d+)_linear1$",
+            (
+                ("attn_to_q", 0.0, 1 / 7),
+                ("attn_to_k", 1 / 7, 2 / 7),
+                ("attn_to_v", 2 / 7, 3 / 7),
+                ("proj_mlp", 3 / 7, 1.0),
+            ),
+        ),
+    )
+)
+
+
+def fused_parts(canonical: str, rows: int) -> list[tuple[str, int, int]] | None:
+    """How a fused layer of the original code splits into diffusers layers.
+
+    Returns:
+        ``[(canonical name, first row, end row), ...]`` over the fused output's
+        ``rows``, or None when ``canonical`` is not a fused layer. Lets a Flux,
+        SD3 or HunyuanVideo LoRA in original names line up with a diffusers one.
+    """
+    rest = canonical.removeprefix("model_")
+    for pattern, parts in _FUSED:
+        m = pattern.match(rest)
+        if m:
+            block = (
+                "single_transformer_blocks" if rest.startswith("single") else "transformer_blocks"
+            )
+            return [
+                (f"model_{block}_{m[1]}_{name}", round(a * rows), round(b * rows))
+                for name, a, b in parts
+            ]
+    return None
 
 
 def _resnet(tail: str) -> str:

@@ -26,7 +26,14 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from likenessguard.hashing.keys import DIFFUSERS_PREFIX, KOHYA_PREFIX, component, dotted, split_key
+from likenessguard.hashing.keys import (
+    DIFFUSERS_PREFIX,
+    KOHYA_PREFIX,
+    component,
+    dotted,
+    fused_parts,
+    split_key,
+)
 from likenessguard.testing.factory import encode_tensor, from_bf16_bits
 
 FloatArray = npt.NDArray[np.float32]
@@ -161,15 +168,19 @@ def kohya_to_peft(src: str | Path, dst: str | Path, family_root: str | None = No
             raise ValueError(f"{module} is not a plain LoRA module; PEFT cannot hold it")
         up, down, scale = factors
         comp = component(module)
-        path = dotted(module)
-        root = DIFFUSERS_PREFIX[comp]
-        if comp == "model":
-            root = family_root or ("unet" if path.startswith(_UNET_ROOTS) else "transformer")
-        stem = f"{root}.{path}"
-        out[f"{stem}.lora_A.weight"] = down
-        out[f"{stem}.lora_B.weight"] = (up * np.float32(scale)).astype(np.float32)
-        out_dtypes[f"{stem}.lora_A.weight"] = dtypes[roles["down"]]
-        out_dtypes[f"{stem}.lora_B.weight"] = dtypes[roles["up"]]
+        # Fused layers (Flux/SD3/Hunyuan qkv, linear1) split as diffusers' converter
+        # does: lora_A shared, lora_B sliced by rows.
+        parts = fused_parts(module, up.shape[0]) or [(module, 0, up.shape[0])]
+        for name, start, stop in parts:
+            path = dotted(name)
+            root = DIFFUSERS_PREFIX[comp]
+            if comp == "model":
+                root = family_root or ("unet" if path.startswith(_UNET_ROOTS) else "transformer")
+            stem = f"{root}.{path}"
+            out[f"{stem}.lora_A.weight"] = down
+            out[f"{stem}.lora_B.weight"] = (up[start:stop] * np.float32(scale)).astype(np.float32)
+            out_dtypes[f"{stem}.lora_A.weight"] = dtypes[roles["down"]]
+            out_dtypes[f"{stem}.lora_B.weight"] = dtypes[roles["up"]]
     meta = {k: v for k, v in meta.items() if not k.startswith("ss_")}
     return save(dst, out, meta or None, out_dtypes)
 
