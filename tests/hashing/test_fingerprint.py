@@ -234,3 +234,22 @@ def test_embeddings_are_fingerprinted_whole(tmp_path: Path) -> None:
     assert a.kind == "embedding" and a.similarity(b) > 0.999 and a.similarity(c) < a.threshold
     lora = Fingerprint(kind="adapter", modules=a.modules, vector=a.vector)
     assert lora.similarity(a) == 0.0
+
+
+def test_inconsistent_factor_shapes_are_an_error_not_a_crash(tmp_path: Path) -> None:
+    bad = {
+        "lora_unet_x.lora_down.weight": np.ones((4, 32), dtype=np.float32),
+        "lora_unet_x.lora_up.weight": np.ones((16, 8), dtype=np.float32),  # rank 8 != 4
+        "lora_unet_x.alpha": np.asarray(4.0, dtype=np.float32),
+    }
+    path = write_safetensors(tmp_path / "bad.safetensors", bad, dtype="F32")
+    with pytest.raises(FingerprintError, match="module model_x"):
+        file_fingerprint(path)
+
+
+def test_non_finite_updates_are_skipped(tmp_path: Path) -> None:
+    tensors = lora_tensors("sd1", "kohya", modules=4, seed=9, te=False)
+    first = next(k for k in tensors if k.endswith(".lora_up.weight"))
+    tensors[first] = np.full_like(tensors[first], np.nan)
+    path = write_safetensors(tmp_path / "nan.safetensors", tensors, dtype="F32")
+    assert file_fingerprint(path).modules == 3
