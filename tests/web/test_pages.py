@@ -8,6 +8,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine
 
 from likenessguard.store import review
@@ -213,3 +214,27 @@ def test_takedown_form_needs_the_statement(sqlite_engine: Engine) -> None:
         )
         assert resp.status_code == 400 and "x@y.z" not in resp.text
     assert review.takedown_count(sqlite_engine) == 0
+
+
+def test_confirmed_hash_export_imports_with_the_banks_reader(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    bank_io = pytest.importorskip("likenessguard.banks.io")
+    ids = seed_catalog(sqlite_engine, tmp_path)
+    users = seed_users(sqlite_engine)
+    for key in ("high", "medium"):
+        review.decide(
+            sqlite_engine,
+            case_of(sqlite_engine, ids[key]),
+            users["reviewer"],
+            "confirm",
+            reason="real-person-likeness",
+        )
+    with make_client(sqlite_engine) as client:
+        login(client, "reviewer")
+        for fmt in ("csv", "jsonl"):
+            text = client.get(f"/exports/confirmed.{fmt}").text
+            parsed = bank_io.parse_bank_text(text, f"confirmed.{fmt}")
+            assert not parsed.errors and len(parsed.entries) == 2, fmt
+            assert {e.reason for e in parsed.entries} == {"real-person-likeness"}
+            assert "a" * 64 in {e.sha256 for e in parsed.entries}

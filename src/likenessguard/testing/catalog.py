@@ -121,6 +121,16 @@ def make_record(
     }
 
 
+def fingerprint_text(seed: int, modules: int = 264) -> str:
+    """A well-formed weight fingerprint (``lgfp1:...``) of a random unit vector."""
+    import numpy as np
+
+    from likenessguard.hashing.fingerprint import Fingerprint
+
+    vec = np.random.default_rng(seed).standard_normal(256).astype("float32")
+    return Fingerprint("adapter", modules, vec / np.linalg.norm(vec)).to_text()
+
+
 def _row(i: int, rng: random.Random, root: str) -> dict[str, Any]:
     kind = rng.random()
     subject: str | None = None
@@ -195,7 +205,7 @@ def _row(i: int, rng: random.Random, root: str) -> dict[str, Any]:
         base_family=family,
         matches=matches,
         tags=tags,
-        fingerprint=f"fp1:{_hex(rng, 32)}",
+        fingerprint=fingerprint_text(rng.randrange(2**32)),
     )
     verdict = record["verdict"]["labels"]
     score = max((v["score"] for v in verdict.values() if v["fired"]), default=0.0)
@@ -279,7 +289,7 @@ def add_artifact(engine: Engine, **overrides: Any) -> int:
             base_family=row["base_family"],
             matches=matches,
             tags={"1girl": 20, (subject or "style").lower().replace(" ", "_"): 40},
-            fingerprint="fp1:" + "ab" * 16,
+            fingerprint=fingerprint_text(rng.randrange(2**32)),
         )
         row["score"] = max((s for s in labels.values() if s >= 0.5), default=0.0)
     with engine.begin() as conn:
