@@ -165,6 +165,11 @@ def test_admin_manages_users_and_tokens_in_the_browser_forms(sqlite_engine: Engi
         token_page = client.post("/admin/users/dana/token", data={"csrf": csrf}).text
         token = re.search(r'id="new-token">(lgt_[^<]+)<', token_page)
         assert token is not None and review.user_for_token(sqlite_engine, token.group(1))
+        promoted = client.post("/admin/users/dana/role", data={"csrf": csrf, "role": "admin"})
+        assert promoted.status_code == 303
+        assert review.get_user(sqlite_engine, "dana").role == "admin"  # type: ignore[union-attr]
+        line = review.audit_log(sqlite_engine, action="user.role")[0]
+        assert (line.before, line.after) == ({"role": "reviewer"}, {"role": "admin"})
         assert client.post("/admin/users/dana/disable", data={"csrf": csrf}).status_code == 303
         assert review.user_for_token(sqlite_engine, token.group(1)) is None
         assert client.post("/admin/users/admin/disable", data={"csrf": csrf}).status_code == 400

@@ -274,6 +274,19 @@ def enable_user(engine: Db, user: Admin, _csrf: Csrf, name: UserName) -> dict[st
     return review.set_disabled(engine, name, False, actor=user.name).to_json()
 
 
+class RoleIn(Strict):
+    role: Literal["admin", "reviewer", "viewer"]
+
+
+@router.post("/users/{name}/role", summary="Change an account's role (admins)")
+def change_role(
+    engine: Db, user: Admin, _csrf: Csrf, name: UserName, body: RoleIn
+) -> dict[str, Any]:
+    if name == user.name:
+        raise HTTPException(400, "you cannot change your own role: ask another admin")
+    return review.set_role(engine, name, body.role, actor=user.name).to_json()
+
+
 @router.post("/users/{name}/tokens", status_code=201, summary="Issue an API token (admins)")
 def issue_token(
     engine: Db, user: Admin, _csrf: Csrf, name: UserName, body: TokenIn | None = None

@@ -383,6 +383,21 @@ def users_create(
     return RedirectResponse("/admin/users", status_code=303)
 
 
+@router.post("/admin/users/{name}/role")
+def users_role(
+    *,
+    engine: Db,
+    user: Admin,
+    _csrf: Csrf,
+    name: Annotated[str, Path(max_length=64)],
+    role: Annotated[str, Form(pattern="^(admin|reviewer|viewer)$")],
+) -> Response:
+    if name == user.name:
+        raise HTTPException(400, "you cannot change your own role: ask another admin")
+    review.set_role(engine, name, role, actor=user.name)
+    return RedirectResponse("/admin/users", status_code=303)
+
+
 @router.post("/admin/users/{name}/{change}")
 def users_change(
     *,
