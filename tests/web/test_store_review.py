@@ -254,9 +254,7 @@ def test_confirm_adds_the_hashes_to_the_chosen_bank_and_dismiss_to_a_negative_on
     banks = pytest.importorskip("likenessguard.store.banks")
     users = seed_users(engine)
     case_id = case_of(engine, seeded["high"])
-    review.decide(
-        engine, case_id, users["reviewer"], "confirm", reason="banned-copy", bank="ncii"
-    )
+    review.decide(engine, case_id, users["reviewer"], "confirm", reason="banned-copy", bank="ncii")
     bank = banks.get_bank(engine, "ncii")
     assert [e.sha256 for e in bank.entries] == ["a" * 64]
     assert bank.entries[0].added_by == "reviewer" and bank.entries[0].reason == "banned-copy"
