@@ -67,6 +67,18 @@ def test_case_sync_is_idempotent_escalates_minor_risk_and_opens_bank_matches(
         low = conn.execute(select(CaseRow).where(CaseRow.artifact_id == seeded["low"])).first()
     assert low is None  # below the medium threshold and no bank match
     assert review.case_sync(engine, min_severity=Severity.LOW).opened == 1
+    known_good = add_artifact(
+        engine,
+        uri="file:///x/known-good.safetensors",
+        severity=Severity.NONE,
+        subject=None,
+        labels={},
+        matches=[{"bank": "allow", "entry": {"id": 2}, "method": "sha256", "negative": True}],
+    )
+    review.case_sync(engine)
+    with engine.connect() as conn:
+        none = conn.execute(select(CaseRow).where(CaseRow.artifact_id == known_good)).first()
+    assert none is None  # a negative-bank match alone opens nothing
 
 
 def test_queue_orders_by_severity_score_age_and_pages_without_gaps(engine: Engine) -> None:

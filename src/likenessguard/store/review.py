@@ -856,6 +856,8 @@ def case_sync(
             fresh = []
             for row in rows:
                 case = existing.get(row.id)
+                if row.severity < int(min_severity) and not _match_banks(row.record or {}):
+                    continue  # only negative-bank matches: known good, nothing to review
                 if case is None:
                     values = _case_values(row, row.record or {})
                     escalate = "minor_risk" in values["labels"].split(",")
