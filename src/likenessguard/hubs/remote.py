@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,8 +45,10 @@ class RemoteSource:
     """A ``ByteSource`` over a hub file, reading with HTTP ``Range`` requests.
 
     ``prefix`` (optional) holds the file's first bytes, fetched once by
-    :func:`fetch_header`; reads inside it cost nothing, reads beyond it are one
-    ranged request each and are never cached (the ``ByteSource`` contract).
+    :func:`fetch_header`; reads inside it cost nothing. Reads beyond it are one
+    ranged request each, never cached (the ``ByteSource`` contract), unless
+    ``ranged`` is False: then they raise ``OSError``, which is how a header-only
+    read keeps its request budget whatever a parser or analyzer asks for.
     """
 
     def __init__(
@@ -57,7 +60,9 @@ class RemoteSource:
         name: str | None = None,
         prefix: bytes = b"",
         headers: Mapping[str, str] | None = None,
+        ranged: bool = True,
     ) -> None:
+        self._ranged = ranged
         self._client = client
         self._url = url
         self._size = size
@@ -85,6 +90,11 @@ class RemoteSource:
             return b""
         if offset + length <= len(self._prefix):
             return self._prefix[offset : offset + length]
+        if not self._ranged:
+            raise OSError(
+                f"{self._name}: bytes {offset}..{offset + length} are beyond the fetched header "
+                "(header-only read)"
+            )
         try:
             response = self._client.get(
                 self._url,
@@ -98,6 +108,58 @@ class RemoteSource:
             # A server that ignores Range sends the whole file: take our slice.
             body = body[offset : offset + length]
         return body[:length]
+
+
+class BlockSource:
+    """Ranged reads in aligned blocks with a small LRU cache, for readers that make many tiny reads.
+
+    A pickle zip's reader touches the central directory, ``data.pkl`` and each
+    storage record with reads of a few hundred bytes; one request each would
+    be a thousand requests per checkpoint. Reading whole 64 KiB blocks and
+    keeping the last ``max_blocks`` turns that into a handful. This caches more
+    than asked for, on purpose and bounded (``block * max_blocks`` bytes); it
+    is used only for formats whose index is spread over the file.
+    """
+
+    def __init__(self, source: RemoteSource, *, block: int = 64 * 1024, max_blocks: int = 64):
+        self._source = source
+        self._block = block
+        self._max = max_blocks
+        self._cache: OrderedDict[int, bytes] = OrderedDict()
+
+    @property
+    def name(self) -> str:
+        return self._source.name
+
+    @property
+    def size(self) -> int:
+        return self._source.size
+
+    def _get(self, index: int) -> bytes:
+        data = self._cache.get(index)
+        if data is not None:
+            self._cache.move_to_end(index)
+            return data
+        data = self._source.read_at(index * self._block, self._block)
+        self._cache[index] = data
+        if len(self._cache) > self._max:
+            self._cache.popitem(last=False)
+        return data
+
+    def read_at(self, offset: int, length: int) -> bytes:
+        if offset < 0 or length < 0:
+            raise ValueError(f"negative read at {offset}+{length} in {self.name}")
+        end = min(offset + length, self.size)
+        if end <= offset:
+            return b""
+        first, last = offset // self._block, (end - 1) // self._block
+        if last - first >= self._max:
+            # Bigger than the cache: read it directly, in one request.
+            return self._source.read_at(offset, end - offset)
+        chunks = [self._get(i) for i in range(first, last + 1)]
+        joined = b"".join(chunks)
+        start = offset - first * self._block
+        return joined[start : start + (end - offset)]
 
 
 def fetch_header(
@@ -124,7 +186,7 @@ def fetch_header(
         need = 8 + header_length(first[:8])
         if len(first) < need <= min(size, 8 + MAX_HEADER_BYTES):
             prefix = first + source.read_at(len(first), need - len(first))
-    return RemoteSource(client, url, size, name=name, prefix=prefix, headers=headers)
+    return RemoteSource(client, url, size, name=name, prefix=prefix, headers=headers, ranged=False)
 
 
 @contextmanager

@@ -36,6 +36,7 @@ from likenessguard.errors import HubError, HubNotFound, UsageError
 from likenessguard.hashing.base import FileHashes
 from likenessguard.hubs.base import Connector, FileRef, RepoQuery, RepoRef, is_model_file
 from likenessguard.hubs.http import Politeness
+from likenessguard.hubs.remote import BlockSource, RemoteSource
 from likenessguard.pipeline.base import AnalysisResult, Analyzer, ScanContext, ScanTarget
 from likenessguard.pipeline.scanner import Scanner
 from likenessguard.store.catalog import Catalog, record_severity
@@ -213,10 +214,14 @@ class HubTarget(ScanTarget):
 
     @contextmanager
     def _open(self) -> Iterator[ByteSource]:
+        # Analyzers get the bytes only of downloaded files (and local ones):
+        # a listing-only crawl promises zero content bytes, and a header crawl
+        # at most two requests per file, which tensor reads would break.
         if self.mode == "listing":
-            # Listing-only crawls promise zero content bytes: analyzers get no source.
             raise OSError(f"{self.display}: content is not read in a listing-only crawl")
         source, _ = self._fetched()
+        if self.mode == "header" and getattr(source, "prefix", None) is not None:
+            raise OSError(f"{self.display}: only the header was fetched (header-only crawl)")
         yield source
 
     def open(self) -> AbstractContextManager[ByteSource]:
@@ -236,16 +241,23 @@ class HubTarget(ScanTarget):
                     ),
                 )
             ]
-        with self.open() as source:
-            prefix = getattr(source, "prefix", b"")
-            if self.mode == "header" and prefix[8:9] == b"{":
-                # A safetensors header fetched within the budget: parse it as is.
-                # Alpha scalars beyond the prefix would cost a ranged request
-                # each; the parser falls back to ss_network_alpha for them.
-                from likenessguard.artifacts.safetensors import parse_safetensors_header
-
-                return [parse_safetensors_header(prefix, source.size, self.display)]
+        source, _ = self._fetched()
+        prefix = getattr(source, "prefix", None)
+        if prefix is None:  # downloaded or local: the whole file is at hand
             return _read_artifacts(source, self.display)
+        if prefix[8:9] == b"{":
+            # A safetensors header fetched within the budget: parse it as is.
+            # Alpha scalars beyond the prefix would cost a ranged request
+            # each; the parser falls back to ss_network_alpha for them.
+            from likenessguard.artifacts.safetensors import parse_safetensors_header
+
+            return [parse_safetensors_header(prefix, source.size, self.display)]
+        # Other formats (pickle zips, GGUF) keep their index elsewhere in the
+        # file: their readers get ranged reads (a few requests per file).
+        remote = self._connector().open(self._file())
+        if isinstance(remote, RemoteSource):
+            return _read_artifacts(BlockSource(remote), self.display)
+        return _read_artifacts(remote, self.display)
 
     def hash(self, data_offset: int | None) -> FileHashes | None:
         """The hub's stored hashes (Civitai), the download's hashes, or None (header only)."""
