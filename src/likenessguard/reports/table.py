@@ -79,7 +79,8 @@ class TableReport:
             soft_wrap=False,
             no_color=color is False,
             force_terminal=True if color else None,
-            width=None if out.isatty() else 200,
+            # Pipes get a wide table unless COLUMNS says otherwise (Rich reads it).
+            width=None if out.isatty() or "COLUMNS" in os.environ else 200,
         )
         self.title = title
         self.records: list[Mapping[str, Any]] = []
