@@ -175,3 +175,16 @@ def test_download_is_hashed_capped_and_deleted(hub: HubServer) -> None:
     with pytest.raises(HubError, match="over the download cap"), small.download(f):
         pass
     assert hub.stats.content_bytes == 0
+
+
+def test_a_listing_that_breaks_midway_raises_instead_of_ending_early(hub: HubServer) -> None:
+    hub.populate(20)
+    hf = connector(hub)
+    listed = []
+    with pytest.raises(HubError, match="answered 400 for"):
+        for repo in hf.list_repos(RepoQuery()):
+            listed.append(repo.repo)
+            if len(listed) == 7:
+                # A failed page ends the listing with an error, never silently.
+                hub.inject("models", status=400, times=1)
+    assert len(listed) == 7

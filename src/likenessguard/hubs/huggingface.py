@@ -27,7 +27,7 @@ from urllib.parse import quote
 from likenessguard.artifacts.base import ByteSource
 from likenessguard.errors import HubAuthError, HubError, HubNotFound
 from likenessguard.hubs.base import Download, FileRef, RepoQuery, RepoRef
-from likenessguard.hubs.http import PoliteClient, Politeness
+from likenessguard.hubs.http import RETRY_STATUS, PoliteClient, Politeness, describe_status
 from likenessguard.hubs.remote import (
     DEFAULT_MAX_DOWNLOAD,
     RemoteSource,
@@ -166,10 +166,28 @@ class HuggingFaceConnector:
             )
 
         items = self.http.call("listing models", start, _classify)
+        seen = 0
         while True:
-            info = self.http.call("listing models", lambda: next(items, None), _classify)
+            # No retry here: a generator that raised is finished, and retrying
+            # it would end the listing silently. The client already retried
+            # each page (http_backoff); what gets through is a real failure.
+            try:
+                info = next(items, None)
+            except Exception as exc:
+                status, _ = _classify(exc)
+                if status == -1:
+                    raise
+                if status is not None and status not in RETRY_STATUS:
+                    raise describe_status(
+                        self.http.hub, status, f"{self.endpoint}/api/models", TOKEN_HINT
+                    ) from exc
+                raise HubError(
+                    f"listing models on {self.endpoint} failed after {seen} repos "
+                    f"({type(exc).__name__}: {exc}); run the crawl again: it resumes"
+                ) from exc
             if info is None:
                 return
+            seen += 1
             ref = self._repo_ref(info)
             if query.since and ref.last_modified and ref.last_modified < query.since:
                 # Sorted newest first: everything after this is older still.
