@@ -29,6 +29,8 @@ import struct
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import msgspec
+
 from likenessguard.artifacts.base import Artifact, ByteSource, Format, TensorInfo
 from likenessguard.artifacts.identify import identify
 from likenessguard.errors import ArtifactError
@@ -76,6 +78,9 @@ JSON_METADATA_KEYS: frozenset[str] = frozenset(
 )
 
 _SUFFIX = "the file is corrupt or hostile; it was skipped"
+
+_DTYPES = frozenset(DTYPE_BITS)
+_decode_json = msgspec.json.Decoder().decode
 
 # TensorInfo is a frozen slots dataclass; its generated __init__ goes through
 # object.__setattr__ per field, which costs ~1.5 us per tensor. Setting the slot
@@ -165,6 +170,124 @@ def _check_nested(value: Any, name: str) -> None:
     elif type(value) is list:
         for inner in value:
             _check_nested(inner, name)
+
+
+def _fast_parse(
+    raw: bytes, data_start: int, data_len: int
+) -> tuple[tuple[TensorInfo, ...], dict[str, str]] | None:
+    """The hot path: the same rules as :func:`_parse_tensors`, checked in bulk.
+
+    Returns ``None`` whenever anything is unusual (a decode error, a fourth key
+    in an entry, a bad dtype, a gap between tensors, a possible repeated key);
+    the caller then runs the strict per-entry parser, which accepts exactly what
+    this path accepts and words the error. So this path never decides a
+    rejection and never accepts more: it only makes ordinary files cheap.
+
+    Repeated keys without an ``object_pairs_hook``: every key in JSON text is
+    followed by exactly one ``:`` outside strings, and every other ``:`` sits in
+    a string. Once every string of the decoded header is known (tensor names,
+    dtypes, metadata keys and values: nothing else may hold one here), the keys
+    in the text number ``raw.count(b":")`` minus the colons in those strings. A
+    repeated key drops a pair from the decoded dicts, so the decoded key count
+    falls short of that number. The ``\\u003a`` escape (a colon not written as
+    ``:``) would break the count, so any such escape takes the strict path.
+    """
+    if b"\\u003a" in raw or b"\\u003A" in raw:
+        return None
+    try:
+        header = _decode_json(raw)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    if type(header) is not dict or not header:
+        return None
+    keys = len(header)
+    metadata: dict[str, str] = {}
+    in_strings = 0
+    if "__metadata__" in header:
+        meta = header.pop("__metadata__")
+        if meta is not None:
+            if type(meta) is not dict:
+                return None
+            values = list(meta.values())
+            if values and {type(v) for v in values} != {str}:
+                return None
+            keys += len(meta)
+            in_strings += "".join(meta).count(":") + "".join(values).count(":")
+            metadata = meta
+    entries = list(header.values())
+    if not entries or {type(e) for e in entries} != {dict} or {len(e) for e in entries} != {3}:
+        return None
+    try:
+        dtypes = [e["dtype"] for e in entries]
+        shapes = [e["shape"] for e in entries]
+        offsets = [e["data_offsets"] for e in entries]
+        if not set(dtypes) <= _DTYPES:
+            return None
+    except (KeyError, TypeError):  # TypeError: an unhashable dtype
+        return None
+    if {type(s) for s in shapes} != {list} or {type(o) for o in offsets} != {list}:
+        return None
+    if {len(o) for o in offsets} != {2}:
+        return None
+    begins = [o[0] for o in offsets]
+    ends = [o[1] for o in offsets]
+    if {type(x) for x in begins} | {type(x) for x in ends} != {int}:
+        return None
+    dims = {type(d) for s in shapes for d in s}
+    if dims and dims != {int}:  # bool is its own type: ``true`` is refused here
+        return None
+    tuples = [tuple(s) for s in shapes]
+    numels: dict[tuple[int, ...], int] = {}
+    for shape in set(tuples):
+        if shape and min(shape) < 0:
+            return None
+        numels[shape] = math.prod(shape)
+    bits = DTYPE_BITS
+    if [numels[s] * bits[d] for s, d in zip(tuples, dtypes, strict=True)] != [
+        (e - b) * 8 for b, e in zip(begins, ends, strict=True)
+    ]:
+        return None
+    # Tiling: sorted by (begin, end), each span starts where the previous ended.
+    flat = [x for span in sorted(zip(begins, ends, strict=True)) for x in span]
+    if flat[0] != 0 or flat[-1] != data_len or flat[1:-1:2] != flat[2::2]:
+        return None
+    names = list(header)
+    keys += 3 * len(entries)
+    in_strings += "".join(names).count(":")  # dtypes and entry keys hold none
+    if raw.count(b":") - in_strings != keys:
+        return None
+    new, set_name, set_dtype, set_shape = _new, _SET_NAME, _SET_DTYPE, _SET_SHAPE
+    set_offset, set_nbytes = _SET_OFFSET, _SET_NBYTES
+    tensors: list[TensorInfo] = []
+    append = tensors.append
+    for tname, dtype, shape, begin, end in zip(names, dtypes, tuples, begins, ends, strict=True):
+        info = new(TensorInfo)
+        set_name(info, tname)
+        set_dtype(info, dtype)
+        set_shape(info, shape)
+        set_offset(info, data_start + begin)
+        set_nbytes(info, end - begin)
+        append(info)
+    return tuple(tensors), metadata
+
+
+def _strict_parse(
+    text: str, data_start: int, data_len: int, name: str
+) -> tuple[tuple[TensorInfo, ...], dict[str, str]]:
+    """Decode and validate entry by entry; raises :class:`_Bad` with the message."""
+    try:
+        header = json.loads(text, object_pairs_hook=tuple)
+    except json.JSONDecodeError as exc:
+        raise _Bad(
+            f"header of {name} is not valid JSON ({exc.msg} at character {exc.pos}): {_SUFFIX}"
+        ) from None
+    except RecursionError:
+        raise _Bad(
+            f"header of {name} nests JSON too deeply to be a real header: {_SUFFIX}"
+        ) from None
+    if type(header) is not tuple:
+        raise _Bad(f"header of {name} is a JSON {_json_type(header)}, not an object: {_SUFFIX}")
+    return _parse_tensors(header, data_start, data_len, name, text)
 
 
 def _parse_tensors(
@@ -484,20 +607,14 @@ def parse_safetensors_header(
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         return failed(f"header of {name} is not valid UTF-8 (byte {exc.start}): {_SUFFIX}")
-    try:
-        header = json.loads(text, object_pairs_hook=tuple)
-    except json.JSONDecodeError as exc:
-        return failed(
-            f"header of {name} is not valid JSON ({exc.msg} at character {exc.pos}): {_SUFFIX}"
-        )
-    except RecursionError:
-        return failed(f"header of {name} nests JSON too deeply to be a real header: {_SUFFIX}")
-    if type(header) is not tuple:
-        return failed(f"header of {name} is a JSON {_json_type(header)}, not an object: {_SUFFIX}")
-    try:
-        tensors, metadata = _parse_tensors(header, 8 + n, file_size - 8 - n, name, text)
-    except _Bad as exc:
-        return failed(str(exc))
+    fast = _fast_parse(raw, 8 + n, file_size - 8 - n)
+    if fast is not None:
+        tensors, metadata = fast
+    else:
+        try:
+            tensors, metadata = _strict_parse(text, 8 + n, file_size - 8 - n, name)
+        except _Bad as exc:
+            return failed(str(exc))
     decoded, warnings = decode_metadata(metadata, name)
     have = len(prefix)
 
