@@ -120,6 +120,12 @@ def family_from_metadata(value: str) -> BaseFamily:
     return BaseFamily.UNKNOWN
 
 
+#: Memo of :func:`_split_adapter_key` by tensor name (bounded: cleared when full).
+_SPLITS: dict[str, tuple[str, str, str] | None] = {}
+_SPLITS_MAX = 100_000
+_UNSEEN: Any = object()
+
+
 def _split_adapter_key(key: str) -> tuple[str, str, str] | None:
     """``(module, algo, role)`` for an adapter tensor key, else None."""
     stem, _, leaf = key.rpartition(".")
@@ -185,24 +191,21 @@ def identify(
     modules: dict[str, dict[str, TensorInfo]] = {}
     algos: Counter[str] = Counter()
     plain: list[TensorInfo] = []
-    leaf_roles, weight_roles = _LEAF_ROLES, _WEIGHT_ROLES
+    # This loop runs for every tensor of every file in a scan, and the files of
+    # a hub share their key names (every SDXL kohya LoRA has the same ~700), so
+    # each name is split once per process and looked up after that.
+    splits = _SPLITS
+    if len(splits) > _SPLITS_MAX:
+        splits.clear()
     for t in tensors:
-        # Inlined _split_adapter_key for the common cases: this loop runs for
-        # every tensor of every file in a scan.
-        stem, _, leaf = t.name.rpartition(".")
-        hit = leaf_roles.get(leaf)
-        if hit is not None:
-            module = stem
-        elif leaf == "weight":
-            module, _, comp = stem.rpartition(".")
-            hit = weight_roles.get(comp)
-        if hit is None:
-            parts = _split_adapter_key(t.name)
-            if parts is None:
-                plain.append(t)
-                continue
-            module, hit = parts[0], (parts[1], parts[2])
-        algo, role = hit
+        name = t.name
+        parts = splits.get(name, _UNSEEN)
+        if parts is _UNSEEN:
+            parts = splits[name] = _split_adapter_key(name)
+        if parts is None:
+            plain.append(t)
+            continue
+        module, algo, role = parts  # type: ignore[misc]
         roles = modules.get(module)
         if roles is None:
             modules[module] = {role: t}
