@@ -21,7 +21,12 @@ from likenessguard.errors import ConfigError
 from likenessguard.verdicts.base import Label, Severity
 
 DEFAULT_WEIGHTS: dict[str, dict[str, float]] = {
-    "real_person": {"model": 1.0, "registry": 0.97, "name_list": 0.75},
+    "real_person": {
+        "model": 1.0,
+        "registry": 0.97,
+        "name_list": 0.75,
+        "likeness_recipe": 0.8,
+    },
     "sexual": {
         "model": 1.0,
         "explicit_tag_share": 0.25,

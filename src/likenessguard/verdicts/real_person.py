@@ -19,6 +19,7 @@ from likenessguard.verdicts import lexicon
 from likenessguard.verdicts.base import Facts, Label, LabelResult
 from likenessguard.verdicts.cite import rank_by_model
 from likenessguard.verdicts.features import GROUP, evidence_words
+from likenessguard.verdicts.likeness import likeness_signals
 from likenessguard.verdicts.model import TextModels
 from likenessguard.verdicts.policy import Policy
 
@@ -49,9 +50,19 @@ def _full_name(text: str, signal: str) -> str | None:
     return _full_name_raw(Evidence("", "", text, signal))
 
 
+# Training captions (kohya ss_tag_frequency) describe the images, not the model:
+# a photo LoRA's captions say "simple background", which must not read as a
+# declared "background" (scenery) LoRA. Only declared tags can say "fictional".
+TRAINING_CAPTION_FIELDS = frozenset(["ss_tag_frequency"])
+
+
 def _fiction(evidence: tuple[Evidence, ...]) -> bool:
     return any(
-        ev.signal == "tag" and len(ev.text) <= 512 and _is_fiction_tag(ev.text) for ev in evidence
+        ev.signal == "tag"
+        and ev.field not in TRAINING_CAPTION_FIELDS
+        and len(ev.text) <= 512
+        and _is_fiction_tag(ev.text)
+        for ev in evidence
     )
 
 
@@ -80,9 +91,15 @@ class RealPersonDetector:
             score = max(score, w["registry"] * hits[0].score)
             cited.extend(h.evidence for h in hits)
         named = name_list_hits(facts.evidence)
-        if named and not _fiction(facts.evidence):
+        fiction = _fiction(facts.evidence)
+        if named and not fiction:
             score = max(score, w["name_list"])
         cited.extend(ev for ev, _ in named)
+        likeness = likeness_signals(facts.evidence)
+        recipe_score = 0.0 if fiction else likeness.score(w["likeness_recipe"])
+        if recipe_score > 0:
+            score = max(score, recipe_score)
+            cited.extend(likeness.cited)
         fired = score >= self.policy.threshold(self.label)
         if fired and model is not None:
             cited.extend(rank_by_model(model, facts.evidence, self.policy.max_cited))
