@@ -23,6 +23,7 @@ from likenessguard.errors import (
 
 # Each name is a module in this package with a ``register(app)`` function.
 COMMAND_MODULES: tuple[str, ...] = (
+    "demo",
     "crawl",
     "hash",
     "inspect",

@@ -175,7 +175,7 @@ def crawl_command(  # noqa: PLR0917  (Typer maps each option to a parameter)
         )
         query = RepoQuery(author=author, search=search, since=parse_since(since), limit=limit)
         catalog = open_catalog(db)
-        analyzers = build_analyzers(load_settings(), tuple(bank or ()))
+        analyzers = build_analyzers(load_settings(), tuple(bank or ()), catalog=catalog)
         pool = crawl_executor(executor, concurrency)
         try:
             crawler = Crawler(
@@ -233,7 +233,7 @@ def worker_command(  # noqa: PLR0917  (Typer maps each option to a parameter)
         )
         catalog = open_catalog(db)
         settings = load_settings()
-        analyzers = build_analyzers(settings, tuple(bank or ()))
+        analyzers = build_analyzers(settings, tuple(bank or ()), catalog=catalog)
         pool = crawl_executor("local", concurrency)
         try:
             crawler = Crawler(

@@ -108,7 +108,9 @@ def scan_command(  # noqa: PLR0917  (Typer maps each option to a parameter)
         if threshold is Severity.NONE:
             raise UsageError("--fail-on: use low, medium, high or critical ('none' always fails)")
         catalog = open_catalog(db)
-        analyzers = build_analyzers(load_settings(), tuple(bank or ()))
+        analyzers = build_analyzers(
+            load_settings(), tuple(bank or ()), catalog=catalog, fingerprint=not no_hash
+        )
         executor = make_executor(jobs)
     started = time.monotonic()
     scanner = Scanner(
