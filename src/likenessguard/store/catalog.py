@@ -142,8 +142,14 @@ def _row_values(record: Mapping[str, Any], stat: StatTuple | None, now: datetime
         "first_seen": now,
         "last_scanned": now,
     }
+    # A header-only hub read has no hashes of its own, but the hub's LFS sha256
+    # is as good for lookups (find_by_hash, the guard, takedown searches).
+    known = record.get("known_hashes")
     for name in HASH_NAMES:
-        values[name] = hashes.get(name) if isinstance(hashes, Mapping) else None
+        value = hashes.get(name) if isinstance(hashes, Mapping) else None
+        if value is None and isinstance(known, Mapping):
+            value = known.get(name)
+        values[name] = value
     return values
 
 
