@@ -455,7 +455,9 @@ def fingerprint_artifact(artifact: Artifact, source: ByteSource) -> Fingerprint:
     try:
         # Thousands of small matrix products: BLAS worker threads only add
         # overhead, and on a busy machine they spin (measured 12x slower).
-        with threadpool_limits(1, user_api="blas"):
+        # Hostile or broken weights (NaN, inf) are skipped module by module
+        # below; numpy's warnings about them would only be noise on stderr.
+        with threadpool_limits(1, user_api="blas"), np.errstate(all="ignore"):
             sketches = module_sketches(artifact, source)
     except OSError as exc:
         raise FingerprintError(f"{source.name}: couldn't read tensor data: {exc}") from None
