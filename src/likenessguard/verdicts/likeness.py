@@ -43,6 +43,62 @@ PHOTO_TAGS = frozenset(
     ]
 )
 NAME_SIGNALS = frozenset(["title", "name"])
+# Words that follow a first name in titles without being a surname ("Anna style").
+MODEL_WORDS = (
+    PERSON_CLASSES
+    | PHOTO_TAGS
+    | frozenset(
+        [
+            "lora",
+            "lycoris",
+            "locon",
+            "loha",
+            "lokr",
+            "dora",
+            "xl",
+            "sdxl",
+            "sd15",
+            "sd1",
+            "sd2",
+            "flux",
+            "pony",
+            "wan",
+            "style",
+            "styles",
+            "portraits",
+            "model",
+            "photos",
+            "face",
+            "body",
+            "final",
+            "test",
+            "concept",
+            "pose",
+            "poses",
+            "dress",
+            "outfit",
+            "hair",
+            "eyes",
+            "art",
+            "embedding",
+            "embeddings",
+            "textual",
+            "inversion",
+            "checkpoint",
+            "merge",
+            "mix",
+            "version",
+            "edition",
+            "the",
+            "and",
+            "for",
+            "with",
+            "lookalike",
+            "cosplay",
+            "fan",
+        ]
+    )
+)
 # Bounded, linear patterns (no nested quantifiers): safe on hostile text.
 _DATASET_DIR = re.compile(r"^\s*\d{1,5}_(\S{1,64})\s+(\S{1,32})\s*$")
 _PHOTO_PHRASE = re.compile(
@@ -77,8 +133,10 @@ def _personal_name(ev: Evidence) -> bool:
     for a, b in pairwise(words):
         if a in stop or b in stop or not (a.isalpha() and b.isalpha()) or len(b) < 2:
             continue
-        if a in first and b in last and b not in PERSON_CLASSES:
-            return True
+        # Surnames outside the census top 20,000 (Mustermann, Nurk) are still
+        # surnames: after a known first name, any word that is not model vocabulary.
+        if a in first and (b in last or (len(b) >= 3 and b not in MODEL_WORDS)):
+            return b not in PERSON_CLASSES
     return False
 
 
