@@ -31,7 +31,7 @@ FICTIONAL_NAMES: tuple[str, ...] = (
     "Richard Roe",
     "Janie Doe",
     "Mary Moe",
-    "Baby Doe",
+    "Alex Doe",
     "Jane Smithee",
 )
 # Non-sexual fixtures only.
