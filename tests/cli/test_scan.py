@@ -236,3 +236,32 @@ def test_unreachable_catalog_exits_3_from_the_console_script(models: Path) -> No
     assert proc.returncode == ExitCode.ENVIRONMENT
     (line,) = proc.stderr.strip().splitlines()
     assert line.startswith("error: couldn't open the catalog at postgresql+psycopg://")
+
+
+def test_scan_with_a_bank_keeps_the_matches_table_in_step(
+    tmp_path: Path, models: Path, db: str
+) -> None:
+    from likenessguard.banks.base import BankEntry
+    from likenessguard.hashing.file_hashes import hash_file
+    from likenessguard.store.banks import add_entries, artifacts_matching, create_bank
+    from likenessguard.store.catalog import Catalog
+
+    catalog = Catalog.open(db)
+    try:
+        create_bank(catalog.engine, "banned")
+        sha = hash_file(models / "style_1.safetensors").sha256
+        add_entries(catalog.engine, "banned", [BankEntry(name="removed", sha256=sha)])
+    finally:
+        catalog.close()
+    code, out, _ = run("scan", str(models), "--db", db, "--bank", "banned", "--format", "jsonl")
+    assert code == ExitCode.FINDINGS  # a positive bank match is high
+    hits = [json.loads(x) for x in out.splitlines() if json.loads(x)["matches"]]
+    assert [h["path"].rsplit("/", 1)[1] for h in hits] == ["style_1.safetensors"]
+    catalog = Catalog.open(db)
+    try:
+        assert len(artifacts_matching(catalog.engine, "banned")) == 1
+    finally:
+        catalog.close()
+    code, _, err = run("scan", str(models), "--db", db, "--bank", "nope")
+    assert code == ExitCode.USAGE
+    assert "no bank named 'nope'" in err

@@ -525,3 +525,44 @@ def artifacts_matching(engine: Engine, bank: str) -> list[int]:
             )
     except SQLAlchemyError as exc:
         raise _fail(engine, "read matches", exc) from exc
+
+
+def index_record_matches(engine: Engine, uris: Iterable[str]) -> int:
+    """Copy the matches that scans wrote into records into the ``matches`` table.
+
+    Scan workers write whole records (matches included) through the catalog
+    writer; the review app filters by bank on the ``matches`` table. This keeps
+    the table in step for just the artifacts a scan touched, instead of a full
+    ``rematch``. Returns the number of match rows written.
+    """
+    wanted = list(dict.fromkeys(uris))
+    written = 0
+    now = datetime.now(UTC)
+    try:
+        with Session(engine) as session, session.begin():
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                rows = session.execute(
+                    select(ArtifactRow.id, ArtifactRow.record).where(ArtifactRow.uri.in_(chunk))
+                ).all()
+                for artifact_id, record in rows:
+                    session.execute(delete(MatchRow).where(MatchRow.artifact_id == artifact_id))
+                    for m in (record or {}).get("matches") or ():
+                        entry_id = (m.get("entry") or {}).get("id")
+                        if entry_id is None or not m.get("bank"):
+                            continue
+                        session.add(
+                            MatchRow(
+                                artifact_id=artifact_id,
+                                bank=str(m["bank"]),
+                                entry_id=int(entry_id),
+                                method=str(m.get("method") or ""),
+                                similarity=float(m.get("similarity") or 0.0),
+                                negative=bool(m.get("negative")),
+                                matched_at=now,
+                            )
+                        )
+                        written += 1
+    except SQLAlchemyError as exc:
+        raise _fail(engine, "index record matches", exc) from exc
+    return written
