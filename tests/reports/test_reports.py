@@ -161,7 +161,9 @@ def test_sarif_is_stable_whatever_the_input_order() -> None:
     }
 
 
-def test_table_puts_the_most_severe_first() -> None:
+def test_table_puts_the_most_severe_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A narrow COLUMNS from the caller's terminal would wrap the paths this test looks for.
+    monkeypatch.delenv("COLUMNS", raising=False)
     out = io.StringIO()
     report = make_report("table", out, color=False)
     for rec in _records():
