@@ -127,3 +127,22 @@ UNUSUAL = [
 @pytest.mark.parametrize("text,data_len", UNUSUAL)
 def test_unusual_headers_take_the_strict_path(text: str, data_len: int) -> None:
     assert _fast_parse(text.encode(), 8, data_len) is None
+
+
+def test_the_collector_is_paused_only_during_a_parse() -> None:
+    import gc
+
+    text, data_len = lora_header()
+    raw = text.encode()
+    blob = struct.pack("<Q", len(raw)) + raw + bytes(data_len)
+    assert gc.isenabled()
+    assert parse_safetensors_header(blob, len(blob), "a.safetensors").ok
+    assert gc.isenabled()
+    bad = parse_safetensors_header(blob[:20], len(blob), "b.safetensors")
+    assert bad.errors and gc.isenabled()
+    gc.disable()
+    try:
+        assert parse_safetensors_header(blob, len(blob), "c.safetensors").ok
+        assert not gc.isenabled(), "a caller's disabled collector must stay disabled"
+    finally:
+        gc.enable()
