@@ -26,7 +26,7 @@ from likenessguard.evidence.base import Evidence
 from likenessguard.evidence.normalize import camel_split, normalize
 from likenessguard.verdicts import lexicon
 
-FEATURE_VERSION = 5
+FEATURE_VERSION = 4
 DIM_BITS = 18
 DIM = 1 << DIM_BITS
 
@@ -108,9 +108,7 @@ def _item_tokens(ev: Evidence) -> tuple[frozenset[str], str | None, bool]:
             continue
         feats.add(f"{g}|{w}")
         feats.add(f"*|{w}")
-        # Tags get trigrams too (from 4 letters): spelling variants of a name or
-        # franchise in tags are common and each is rare on its own.
-        if (g in NAME_LIKE and len(w) >= 3) or (g == "t" and len(w) >= 4):
+        if g in NAME_LIKE and len(w) >= 3:
             padded = f"<{w}>"
             for i in range(len(padded) - 2):
                 feats.add(f"{g}3|{padded[i : i + 3]}")
@@ -172,19 +170,10 @@ def item_tokens(ev: Evidence) -> tuple[frozenset[str], str | None, bool]:
 
 def feature_tokens(evidence: Iterable[Evidence]) -> set[str]:
     """The set of feature strings for an artifact's (or listing's) evidence."""
-    evidence = list(evidence)
     feats: set[str] = set()
     counts: dict[str, int] = {}
     tag_total = 0
     tag_explicit = 0
-    kind = "?"
-    triggers: set[str] = set()
-    for ev in evidence:
-        if ev.signal == "type":
-            kind = ev.text.strip().lower()[:24] or "?"
-        elif ev.signal == "trigger":
-            triggers.update(w for w in evidence_words(ev)[:3] if len(w) >= 3)
-    prompts = prompts_explicit = prompts_trigger = 0
     for ev in evidence:
         toks, g, explicit = item_tokens(ev)
         if g is None:
@@ -194,29 +183,11 @@ def feature_tokens(evidence: Iterable[Evidence]) -> set[str]:
         if g == "t":
             tag_total += 1
             tag_explicit += explicit
-        elif ev.signal == "prompt":
-            prompts += 1
-            prompts_explicit += explicit
-            if triggers and not triggers.isdisjoint(evidence_words(ev)):
-                prompts_trigger += 1
     for g, c in counts.items():
         feats.add(f"H|{g}|{_bucket(c)}")
     if tag_total:
         share = tag_explicit / tag_total
         feats.add(f"R|xshare|{min(4, int(share * 5))}")
-    # Prompts aggregated, not only concatenated: how many previews are explicit and
-    # how many use the trigger (a person LoRA's previews nearly all do).
-    if prompts:
-        feats.add(f"P|xs|{min(4, int(prompts_explicit / prompts * 5))}")
-        feats.add(f"P|ts|{min(4, int(prompts_trigger / prompts * 5))}")
-        if prompts_explicit:
-            feats.add("P|anyx")
-    else:
-        feats.add("P|none")
-    # Rule and count features conjoined with the record type: a name-like title
-    # means a person on a LoRA far more often than on a checkpoint.
-    for t in [t for t in feats if t.startswith(("R|", "P|", "H|"))]:
-        feats.add(f"{kind}^{t}")
     return feats
 
 
