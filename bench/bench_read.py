@@ -126,7 +126,8 @@ Where the time goes (profiled, after the bulk path): the header decode (msgspec,
 ~0.5 ms for a 100 KB header, against stdlib json's ~1.1 ms), the bulk checks and
 building one frozen `TensorInfo` per tensor (~0.4 ms for 700), and `identify()`
 (~0.7 ms: grouping ~700 keys into modules; each key name is split once per
-process). The reference parses in Rust and builds no per-tensor objects. The
+process); the cyclic GC is paused during a parse. The reference parses in Rust
+and builds no per-tensor objects. The
 ratio depends on machine load: other suites on the 2 cores slow the Python side
 more than the Rust one.
 {END}
