@@ -217,29 +217,39 @@ def _sd_te(family: str) -> list[Module]:
 # --- DiT families -----------------------------------------------------------------
 
 
-def _flux(diffusers: bool) -> list[Module]:
+def _dual_stream(
+    diffusers: bool, double: int, single: int, native: tuple[str, str, str, str, str, str]
+) -> list[Module]:
+    """Flux-style MMDiT: ``double`` two-stream blocks, then ``single`` one-stream blocks.
+
+    Flux and HunyuanVideo share the layout (3072 wide, MLP x4, fused qkv and
+    linear1 in their original checkpoints) and the diffusers spelling; only the
+    block counts and the original names differ. ``native`` names the original
+    layers: (qkv, proj, mlp in, mlp out, modulation, single-block modulation).
+    """
     h, mlp = 3072, 12288
+    qkv, proj, mlp_in, mlp_out, mod, single_mod = native
     out: list[Module] = []
     if not diffusers:
-        for b in range(19):
+        for b in range(double):
             p = f"double_blocks.{b}"
             for s in ("img", "txt"):
                 out += [
-                    Module(f"{p}.{s}_attn.qkv", None, h, 3 * h),
-                    Module(f"{p}.{s}_attn.proj", None, h, h),
-                    Module(f"{p}.{s}_mlp.0", None, h, mlp),
-                    Module(f"{p}.{s}_mlp.2", None, mlp, h),
-                    Module(f"{p}.{s}_mod.lin", None, h, 6 * h),
+                    Module(f"{p}.{s}{qkv}", None, h, 3 * h),
+                    Module(f"{p}.{s}{proj}", None, h, h),
+                    Module(f"{p}.{s}{mlp_in}", None, h, mlp),
+                    Module(f"{p}.{s}{mlp_out}", None, mlp, h),
+                    Module(f"{p}.{s}{mod}", None, h, 6 * h),
                 ]
-        for b in range(38):
+        for b in range(single):
             p = f"single_blocks.{b}"
             out += [
                 Module(f"{p}.linear1", None, h, 3 * h + mlp),
                 Module(f"{p}.linear2", None, h + mlp, h),
-                Module(f"{p}.modulation.lin", None, h, 3 * h),
+                Module(f"{p}.{single_mod}", None, h, 3 * h),
             ]
         return out
-    for b in range(19):
+    for b in range(double):
         p = f"transformer_blocks.{b}"
         names = [
             ("attn.to_q", h, h),
@@ -258,7 +268,7 @@ def _flux(diffusers: bool) -> list[Module]:
             ("norm1_context.linear", h, 6 * h),
         ]
         out += [Module(f"{p}.{n}", f"{p}.{n}", i, o) for n, i, o in names]
-    for b in range(38):
+    for b in range(single):
         p = f"single_transformer_blocks.{b}"
         names = [
             ("attn.to_q", h, h),
@@ -270,6 +280,11 @@ def _flux(diffusers: bool) -> list[Module]:
         ]
         out += [Module(f"{p}.{n}", f"{p}.{n}", i, o) for n, i, o in names]
     return out
+
+
+def _flux(diffusers: bool) -> list[Module]:
+    native = ("_attn.qkv", "_attn.proj", "_mlp.0", "_mlp.2", "_mod.lin", "modulation.lin")
+    return _dual_stream(diffusers, 19, 38, native)
 
 
 def _sd3(diffusers: bool) -> list[Module]:
@@ -349,58 +364,8 @@ def _wan(diffusers: bool, variant: str) -> list[Module]:
 
 
 def _hunyuan(diffusers: bool) -> list[Module]:
-    h, mlp = 3072, 12288
-    out: list[Module] = []
-    if not diffusers:
-        for b in range(20):
-            p = f"double_blocks.{b}"
-            for s in ("img", "txt"):
-                out += [
-                    Module(f"{p}.{s}_attn_qkv", None, h, 3 * h),
-                    Module(f"{p}.{s}_attn_proj", None, h, h),
-                    Module(f"{p}.{s}_mlp.fc1", None, h, mlp),
-                    Module(f"{p}.{s}_mlp.fc2", None, mlp, h),
-                    Module(f"{p}.{s}_mod.linear", None, h, 6 * h),
-                ]
-        for b in range(40):
-            p = f"single_blocks.{b}"
-            out += [
-                Module(f"{p}.linear1", None, h, 3 * h + mlp),
-                Module(f"{p}.linear2", None, h + mlp, h),
-                Module(f"{p}.modulation.linear", None, h, 3 * h),
-            ]
-        return out
-    for b in range(20):
-        p = f"transformer_blocks.{b}"
-        names = [
-            ("attn.to_q", h, h),
-            ("attn.to_k", h, h),
-            ("attn.to_v", h, h),
-            ("attn.to_out.0", h, h),
-            ("attn.add_q_proj", h, h),
-            ("attn.add_k_proj", h, h),
-            ("attn.add_v_proj", h, h),
-            ("attn.to_add_out", h, h),
-            ("ff.net.0.proj", h, mlp),
-            ("ff.net.2", mlp, h),
-            ("ff_context.net.0.proj", h, mlp),
-            ("ff_context.net.2", mlp, h),
-            ("norm1.linear", h, 6 * h),
-            ("norm1_context.linear", h, 6 * h),
-        ]
-        out += [Module(f"{p}.{n}", f"{p}.{n}", i, o) for n, i, o in names]
-    for b in range(40):
-        p = f"single_transformer_blocks.{b}"
-        names = [
-            ("attn.to_q", h, h),
-            ("attn.to_k", h, h),
-            ("attn.to_v", h, h),
-            ("proj_mlp", h, mlp),
-            ("proj_out", h + mlp, h),
-            ("norm.linear", h, 3 * h),
-        ]
-        out += [Module(f"{p}.{n}", f"{p}.{n}", i, o) for n, i, o in names]
-    return out
+    native = ("_attn_qkv", "_attn_proj", "_mlp.fc1", "_mlp.fc2", "_mod.linear", "modulation.linear")
+    return _dual_stream(diffusers, 20, 40, native)
 
 
 def _ltx() -> list[Module]:
