@@ -31,7 +31,7 @@ from likenessguard.hubs.http import RETRY_STATUS, PoliteClient, Politeness, desc
 from likenessguard.hubs.remote import (
     DEFAULT_MAX_DOWNLOAD,
     RemoteSource,
-    download_to_temp,
+    download_file,
     fetch_header,
 )
 
@@ -259,13 +259,7 @@ class HuggingFaceConnector:
     @contextmanager
     def download(self, file: FileRef, directory: Path | None = None) -> Iterator[Download]:
         """Stream the file to a temp file (capped, hashed, sha256-checked); deleted on exit."""
-        with download_to_temp(
-            self.http,
-            file.url,
-            file.size,
-            name=file.uri,
-            expected_sha256=file.sha256,
-            max_bytes=self.max_download,
-            directory=directory,
-        ) as (path, hashes):
-            yield Download(file, path, hashes, file.size)
+        with download_file(
+            self.http, file, max_bytes=self.max_download, directory=directory
+        ) as download:
+            yield download

@@ -26,7 +26,7 @@ import httpx
 from likenessguard.artifacts.safetensors import MAX_HEADER_BYTES, header_length
 from likenessguard.errors import HubError
 from likenessguard.hashing.base import FileHashes
-from likenessguard.hubs.base import HEADER_PREFETCH
+from likenessguard.hubs.base import HEADER_PREFETCH, Download, FileRef
 from likenessguard.hubs.http import PoliteClient
 
 # Default cap for a full download (fingerprinting a suspect): large enough for
@@ -249,3 +249,20 @@ def download_to_temp(
         yield path, hashes
     finally:
         path.unlink(missing_ok=True)
+
+
+@contextmanager
+def download_file(
+    client: PoliteClient, file: FileRef, *, max_bytes: int, directory: Path | None = None
+) -> Iterator[Download]:
+    """A connector's whole-file download: capped, hashed, sha256-checked, deleted on exit."""
+    with download_to_temp(
+        client,
+        file.url,
+        file.size,
+        name=file.uri,
+        expected_sha256=file.sha256,
+        max_bytes=max_bytes,
+        directory=directory,
+    ) as (path, hashes):
+        yield Download(file, path, hashes, file.size)
