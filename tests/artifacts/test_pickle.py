@@ -231,3 +231,21 @@ def test_hostile_length_prefixes_do_not_allocate(raw: bytes) -> None:
     tracemalloc.stop()
     assert len(a.errors) == 1
     assert peak < 5 * 1024 * 1024
+
+
+def test_zip_whose_directory_points_before_the_start_is_an_error_not_a_crash() -> None:
+    import io
+    import zipfile
+
+    from likenessguard.artifacts.base import BytesSource
+    from likenessguard.artifacts.open import read_source
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("archive/data.pkl", b"\x80\x02}q\x00.")
+    data = bytearray(buf.getvalue())
+    # End-of-central-directory: make the directory offset larger than its position allows.
+    eocd = data.rfind(b"PK\x05\x06")
+    data[eocd + 16 : eocd + 20] = (0xFFFFFF00).to_bytes(4, "little")
+    artifact = read_source(BytesSource(bytes(data), "evil.pt"), "evil.pt")
+    assert artifact.errors

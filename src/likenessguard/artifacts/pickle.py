@@ -18,6 +18,7 @@ so a hostile pickle becomes an error, not a hang.
 
 from __future__ import annotations
 
+import errno
 import io
 import pickletools
 import struct
@@ -522,11 +523,16 @@ class _SourceFile(io.RawIOBase):
 
     def seek(self, offset: int, whence: int = 0) -> int:
         if whence == 0:
-            self._pos = offset
+            pos = offset
         elif whence == 1:
-            self._pos += offset
+            pos = self._pos + offset
         else:
-            self._pos = self._source.size + offset
+            pos = self._source.size + offset
+        if pos < 0:
+            # As a real file does: zipfile turns this into BadZipFile for a
+            # hostile central directory that points before the start.
+            raise OSError(errno.EINVAL, f"negative seek position {pos} in {self._source.name}")
+        self._pos = pos
         return self._pos
 
     def readinto(self, buffer: Any) -> int:
