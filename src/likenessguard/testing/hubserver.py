@@ -568,19 +568,25 @@ class _Handler(BaseHTTPRequestHandler):
         if head:
             return
         sent = body[: len(body) // 2] if fault_truncate else body
+        # Count before writing: a client can finish reading (and a test read the
+        # counters) before this thread runs again after the write returns.
+        self._count(route, content_key, len(sent))
         try:
             self.wfile.write(sent)
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
+            self._count(route, content_key, -len(sent))
             return
-        stats = self.hub.stats
-        with stats.lock:
-            stats.bytes[route] += len(sent)
-            if content_key is not None:
-                stats.content_bytes += len(sent)
-                stats.file_bytes[content_key] += len(sent)
         if fault_truncate:
             self.close_connection = True
+
+    def _count(self, route: str, content_key: str | None, n: int) -> None:
+        stats = self.hub.stats
+        with stats.lock:
+            stats.bytes[route] += n
+            if content_key is not None:
+                stats.content_bytes += n
+                stats.file_bytes[content_key] += n
 
     def _json(
         self, status: int, data: Any, route: str, headers: Mapping[str, str] | None = None
