@@ -182,25 +182,43 @@ class ArtifactReader(Protocol):
         ...
 
 
-class FileSource:
-    """A :class:`ByteSource` over a local file, using ``pread`` so it is safe to share."""
+class SourceBase:
+    """Plumbing every :class:`ByteSource` shares: a display name, a size, range checks.
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self._path = Path(path)
-        self._fd = os.open(self._path, os.O_RDONLY)
-        self._size = os.fstat(self._fd).st_size
+    Subclasses set ``_name`` and ``_size`` and call :meth:`_in_bounds` first in
+    ``read_at``, so a negative range is refused the same way everywhere.
+    """
+
+    _name: str
+    _size: int
 
     @property
     def name(self) -> str:
-        return str(self._path)
+        return self._name
 
     @property
     def size(self) -> int:
         return self._size
 
-    def read_at(self, offset: int, length: int) -> bytes:
+    def _in_bounds(self, offset: int, length: int) -> int:
+        """The part of ``length`` that lies inside the source (``ValueError`` if negative)."""
         if offset < 0 or length < 0:
-            raise ValueError(f"negative read at {offset}+{length} in {self._path}")
+            raise ValueError(f"negative read at {offset}+{length} in {self._name}")
+        return max(0, min(length, self._size - offset))
+
+
+class FileSource(SourceBase):
+    """A :class:`ByteSource` over a local file, using ``pread`` so it is safe to share."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._path = Path(path)
+        self._name = str(self._path)
+        self._fd = os.open(self._path, os.O_RDONLY)
+        self._size = os.fstat(self._fd).st_size
+
+    def read_at(self, offset: int, length: int) -> bytes:
+        self._in_bounds(offset, length)
+        # Not clamped to the size seen at open: a file that grew is read as it is now.
         return os.pread(self._fd, length, offset)
 
     def close(self) -> None:
@@ -215,7 +233,7 @@ class FileSource:
         self.close()
 
 
-class BytesSource:
+class BytesSource(SourceBase):
     """A :class:`ByteSource` over bytes in memory (zip members, HTTP range bodies, tests)."""
 
     def __init__(self, data: bytes, name: str = "<bytes>", size: int | None = None) -> None:
@@ -224,17 +242,8 @@ class BytesSource:
         # A prefix of a larger remote file: ``size`` is the whole file's size.
         self._size = len(data) if size is None else size
 
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def size(self) -> int:
-        return self._size
-
     def read_at(self, offset: int, length: int) -> bytes:
-        if offset < 0 or length < 0:
-            raise ValueError(f"negative read at {offset}+{length} in {self._name}")
+        self._in_bounds(offset, length)
         if offset + length > len(self._data) and offset + length <= self._size:
             raise OSError(
                 f"{self._name}: bytes {offset}..{offset + length} are beyond the fetched prefix"

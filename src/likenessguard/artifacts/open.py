@@ -25,7 +25,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import IO
 
-from likenessguard.artifacts.base import Artifact, ByteSource, BytesSource, FileSource, Format
+from likenessguard.artifacts.base import (
+    Artifact,
+    ByteSource,
+    BytesSource,
+    FileSource,
+    Format,
+    SourceBase,
+)
 from likenessguard.artifacts.diffusers import is_diffusers_folder, read_diffusers_folder
 from likenessguard.artifacts.gguf import GGUF_MAGIC, read_gguf
 from likenessguard.artifacts.pickle import (
@@ -236,7 +243,7 @@ def _read_source(source: ByteSource, name: str, *, path: str | None = None) -> A
     )
 
 
-class _SliceSource:
+class _SliceSource(SourceBase):
     """A :class:`ByteSource` over a byte range of another source (a stored zip member)."""
 
     def __init__(self, parent: ByteSource, start: int, size: int, name: str) -> None:
@@ -245,18 +252,8 @@ class _SliceSource:
         self._size = size
         self._name = name
 
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def size(self) -> int:
-        return self._size
-
     def read_at(self, offset: int, length: int) -> bytes:
-        if offset < 0 or length < 0:
-            raise ValueError(f"negative read at {offset}+{length} in {self._name}")
-        length = max(0, min(length, self._size - offset))
+        length = self._in_bounds(offset, length)
         return self._parent.read_at(self._start + offset, length) if length else b""
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import httpx
 
+from likenessguard.artifacts.base import SourceBase
 from likenessguard.artifacts.safetensors import MAX_HEADER_BYTES, header_length
 from likenessguard.errors import HubError
 from likenessguard.hashing.base import FileHashes
@@ -41,7 +42,7 @@ def _range_header(start: int, length: int) -> dict[str, str]:
     return {"Range": f"bytes={start}-{start + length - 1}"}
 
 
-class RemoteSource:
+class RemoteSource(SourceBase):
     """A ``ByteSource`` over a hub file, reading with HTTP ``Range`` requests.
 
     ``prefix`` (optional) holds the file's first bytes, fetched once by
@@ -71,21 +72,11 @@ class RemoteSource:
         self._headers = dict(headers or {})
 
     @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def size(self) -> int:
-        return self._size
-
-    @property
     def prefix(self) -> bytes:
         return self._prefix
 
     def read_at(self, offset: int, length: int) -> bytes:
-        if offset < 0 or length < 0:
-            raise ValueError(f"negative read at {offset}+{length} in {self._name}")
-        length = max(0, min(length, self._size - offset))
+        length = self._in_bounds(offset, length)
         if length == 0:
             return b""
         if offset + length <= len(self._prefix):
