@@ -9,7 +9,6 @@ To document new keys: add a marked table in your section and a producer here.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,9 +31,9 @@ from likenessguard.store.records import Location, ScanRecord
 from likenessguard.testing.demo import BANNED_COLUMNS, FileTruth, RepoTruth
 from likenessguard.testing.sidecars import listing_record
 from likenessguard.verdicts.base import Label, LabelResult, Severity, Verdict
+from tests.docs_tables import key_tables
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "records.md"
-MARKER = re.compile(r"^<!--\s*keys:\s*([\w.\-\[\]]+)\s*-->\s*$")
 
 
 def full_record() -> dict[str, Any]:
@@ -94,24 +93,7 @@ PRODUCERS: dict[str, Callable[[], list[str]]] = {
 
 def documented_tables(text: str) -> dict[str, list[str]]:
     """Marker name -> the first-column keys of the table right after it."""
-    tables: dict[str, list[str]] = {}
-    lines = text.splitlines()
-    for i, line in enumerate(lines):
-        match = MARKER.match(line.strip())
-        if not match:
-            continue
-        name = match.group(1)
-        assert name not in tables, f"docs/records.md marks two tables as {name!r}"
-        keys: list[str] = []
-        for row in lines[i + 1 :]:
-            if not row.startswith("|"):
-                break
-            first = row.split("|")[1].strip()
-            if first.startswith("`") and first.endswith("`"):
-                keys.append(first.strip("`"))
-        assert keys, f"the table after <!-- keys: {name} --> in docs/records.md has no keys"
-        tables[name] = keys
-    return tables
+    return key_tables(text, "keys", "docs/records.md")
 
 
 def test_every_marked_table_has_a_producer_and_back() -> None:

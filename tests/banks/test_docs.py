@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,9 +12,9 @@ from likenessguard.banks.base import BankEntry
 from likenessguard.banks.io import EXPORT_FIELDS
 from likenessguard.pipeline.match import FileResult, MirrorCluster, MirrorMember, RematchReport
 from likenessguard.store.banks import BankSummary
+from tests.docs_tables import key_tables
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "records.md"
-MARKER = re.compile(r"^<!--\s*bank-keys:\s*([\w.\-]+)\s*-->\s*$")
 
 _member = MirrorMember(1, "file:///a", "/a", "local", None, None, "2026-01-01", None, 1.0)
 PRODUCERS: dict[str, Callable[[], list[str]]] = {
@@ -29,20 +28,7 @@ PRODUCERS: dict[str, Callable[[], list[str]]] = {
 
 
 def tables() -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    lines = DOCS.read_text(encoding="utf-8").splitlines()
-    for i, line in enumerate(lines):
-        m = MARKER.match(line.strip())
-        if m:
-            keys = []
-            for row in lines[i + 1 :]:
-                if not row.startswith("|"):
-                    break
-                first = row.split("|")[1].strip()
-                if first.startswith("`"):
-                    keys.append(first.strip("`"))
-            out[m.group(1)] = keys
-    return out
+    return key_tables(DOCS.read_text(encoding="utf-8"), "bank-keys", str(DOCS))
 
 
 def test_every_bank_table_has_a_producer() -> None:

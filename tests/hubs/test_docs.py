@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,9 +12,9 @@ from likenessguard.hubs.civitai import to_listing
 from likenessguard.pipeline.crawl import HubFactsAnalyzer, hub_target
 from likenessguard.pipeline.queue import Accepted
 from likenessguard.testing.hubserver import civitai_record
+from tests.docs_tables import key_tables
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "records.md"
-MARKER = re.compile(r"^<!--\s*hub-keys:\s*([\w.\-]+)\s*-->\s*$")
 
 
 def _extra() -> list[str]:
@@ -51,19 +50,7 @@ PRODUCERS: dict[str, Callable[[], list[str]]] = {
 
 
 def tables() -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    lines = DOCS.read_text(encoding="utf-8").splitlines()
-    for i, line in enumerate(lines):
-        m = MARKER.match(line)
-        if not m:
-            continue
-        keys = []
-        for row in lines[i + 3 :]:
-            if not row.startswith("|"):
-                break
-            keys.append(row.split("|")[1].strip().strip("`"))
-        out[m.group(1)] = keys
-    return out
+    return key_tables(DOCS.read_text(encoding="utf-8"), "hub-keys", str(DOCS))
 
 
 def test_every_table_has_a_producer_and_back() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,9 +13,9 @@ from likenessguard.registry.base import Subject
 from likenessguard.verdicts.evaluate import Confusion, EvalReport
 from likenessguard.verdicts.guard import check_prompt
 from likenessguard.verdicts.judge import judge_listing
+from tests.docs_tables import key_tables
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-MARKER = re.compile(r"^<!--\s*verdict-keys:\s*([\w.\-]+)\s*-->\s*$")
 
 
 def _guard() -> dict[str, Any]:
@@ -36,21 +35,9 @@ PRODUCERS: dict[str, Callable[[], list[str]]] = {
 
 
 def tables() -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    lines = (DOCS / "records.md").read_text(encoding="utf-8").splitlines()
-    for i, line in enumerate(lines):
-        m = MARKER.match(line.strip())
-        if not m:
-            continue
-        keys = []
-        for row in lines[i + 1 :]:
-            if not row.startswith("|"):
-                break
-            first = row.split("|")[1].strip()
-            if first.startswith("`"):
-                keys.append(first.strip("`"))
-        out[m.group(1)] = keys
-    return out
+    return key_tables(
+        (DOCS / "records.md").read_text(encoding="utf-8"), "verdict-keys", "docs/records.md"
+    )
 
 
 def test_every_table_has_a_producer() -> None:

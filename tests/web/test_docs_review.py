@@ -6,7 +6,6 @@ review app writes for ``NAME``; docs/web.md must list every route the app has.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,28 +13,16 @@ from likenessguard.store import review
 from likenessguard.verdicts.base import Severity
 from likenessguard.web.app import create_app, route_table
 from likenessguard.web.settings import WebSettings
+from tests.docs_tables import key_tables
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-MARKER = re.compile(r"^<!--\s*review-keys:\s*([\w.\-]+)\s*-->\s*$")
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def tables() -> dict[str, list[str]]:
-    out: dict[str, list[str]] = {}
-    lines = (DOCS / "records.md").read_text(encoding="utf-8").splitlines()
-    for i, line in enumerate(lines):
-        m = MARKER.match(line.strip())
-        if not m:
-            continue
-        keys = []
-        for row in lines[i + 1 :]:
-            if not row.startswith("|"):
-                break
-            first = row.split("|")[1].strip()
-            if first.startswith("`") and first.endswith("`"):
-                keys.append(first.strip("`"))
-        out[m.group(1)] = keys
-    return out
+    return key_tables(
+        (DOCS / "records.md").read_text(encoding="utf-8"), "review-keys", "docs/records.md"
+    )
 
 
 def _case() -> review.CaseSummary:
