@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
+from likenessguard.artifacts.base import Artifact, Format
 from likenessguard.banks.base import BankEntry
 from likenessguard.errors import BankError
 from likenessguard.hashing.base import FileHashes
@@ -19,6 +21,7 @@ from likenessguard.store.banks import (
     create_bank,
     delete_bank,
     get_bank,
+    index_record_matches,
     list_banks,
     load_fingerprints,
     matches_of,
@@ -26,6 +29,7 @@ from likenessguard.store.banks import (
 )
 from likenessguard.store.catalog import Catalog
 from likenessguard.store.db import open_catalog
+from likenessguard.store.models.core import ArtifactRow
 from likenessguard.store.records import Location, ScanRecord
 
 SHA = ["%064x" % (i * 7919 + 1) for i in range(10)]
@@ -52,12 +56,24 @@ def _fp(seed: int, noise: float = 0.0, base: int | None = None) -> Fingerprint:
     )
 
 
-def _store(catalog: Catalog, uri: str, i: int, fp: Fingerprint | None, hub: str = "local") -> None:
+def _store(
+    catalog: Catalog,
+    uri: str,
+    i: int,
+    fp: Fingerprint | None,
+    hub: str = "local",
+    *,
+    fmt: Format = Format.SAFETENSORS,
+    errors: tuple[str, ...] = (),
+    hashes: FileHashes | None = None,
+) -> None:
+    name = uri.rsplit("/", 1)[-1]
     rec = ScanRecord(
-        path=uri.rsplit("/", 1)[-1],
+        path=name,
         size=100,
         location=Location(uri=uri, hub=hub, repo="org/" + uri[-3:] if hub != "local" else None),
-        hashes=_hashes(i),
+        artifact=Artifact(path=name, size=100, format=fmt, errors=errors),
+        hashes=hashes or _hashes(i),
         fingerprint=fp.to_text() if fp else None,
     )
     catalog.upsert([(rec, None)])
@@ -196,3 +212,68 @@ def test_matches_table_rows_follow_record_matches(engine: Engine) -> None:
         }
     ]
     assert row["matches"][0]["entry"]["autov2"] == SHA[7][:10]
+
+
+def _broken(catalog: Catalog, uri: str, tail: str, **kw: object) -> None:
+    """A record of an upload whose header did not parse, with the AutoV3 the hasher gave it."""
+    sha = hashlib.sha256(uri.encode()).hexdigest()
+    h = FileHashes(sha, None, sha[:10], tail, sha[::-1], "00000000")
+    _store(catalog, uri, 0, None, hashes=h, **kw)  # type: ignore[arg-type]
+
+
+def test_autov3_of_broken_or_non_safetensors_records_links_nothing(engine: Engine) -> None:
+    catalog = Catalog(engine)
+    tail = f"{0xB0605:064x}"
+    bad = ("header of x.safetensors is not valid JSON: the file is corrupt or hostile",)
+    _broken(catalog, "file:///up/bad_header.safetensors", tail, errors=bad)
+    _broken(catalog, "file:///up/weird_metadata.safetensors", tail, errors=bad)
+    _broken(catalog, "file:///up/model.ckpt", tail, fmt=Format.PICKLE)
+    _broken(catalog, "file:///up/valid.safetensors", tail)
+    # Same bytes are the same upload, broken or not: sha256 still clusters.
+    _store(catalog, "file:///a/broken.safetensors", 8, None, errors=bad)
+    _store(catalog, "hf://x/again@1/broken.safetensors", 8, None, hub="huggingface", errors=bad)
+    (cluster,) = find_mirrors(engine)
+    assert cluster.methods == ("sha256",)
+    assert {m.uri for m in cluster.members} == {
+        "file:///a/broken.safetensors",
+        "hf://x/again@1/broken.safetensors",
+    }
+    # A bank entry holding that AutoV3 matches the one file whose header parsed.
+    create_bank(engine, "bans")
+    add_entries(engine, "bans", [BankEntry(name="tail", autov3=tail)])
+    rematch(engine, ["bans"])
+    by_uri = {r["location"]["uri"]: r for r in catalog.iter_records(order="uri")}
+    assert [m["method"] for m in by_uri["file:///up/valid.safetensors"]["matches"]] == ["autov3"]
+    for uri in ("bad_header.safetensors", "weird_metadata.safetensors", "model.ckpt"):
+        assert by_uri["file:///up/" + uri]["matches"] == []
+    assert len(artifacts_matching(engine, "bans")) == 1
+
+
+def test_indexing_scan_matches_drops_autov3_matches_of_broken_records(engine: Engine) -> None:
+    """Records an older scanner wrote may carry an AutoV3 match of a broken file."""
+    catalog = Catalog(engine)
+    bad = ("header of x.safetensors is not valid JSON: the file is corrupt or hostile",)
+    _broken(catalog, "file:///up/bad.safetensors", "7".zfill(64), errors=bad)
+    _broken(catalog, "file:///up/good.safetensors", "7".zfill(64))
+    create_bank(engine, "bans")
+    (entry_id,) = add_entries(engine, "bans", [BankEntry(autov3="7".zfill(64))]).added
+    stale = {"bank": "bans", "entry": {"id": entry_id}, "method": "autov3", "similarity": 1.0}
+    with engine.begin() as conn:
+        for uri in ("file:///up/bad.safetensors", "file:///up/good.safetensors"):
+            record = dict(catalog.get(uri) or {})
+            record["matches"] = [stale]
+            conn.execute(
+                ArtifactRow.__table__.update()
+                .where(ArtifactRow.uri == uri)
+                .values(record=record, severity=3)
+            )
+    written = index_record_matches(
+        engine, ["file:///up/bad.safetensors", "file:///up/good.safetensors"]
+    )
+    assert written == 1
+    assert len(artifacts_matching(engine, "bans")) == 1
+    assert (catalog.get("file:///up/bad.safetensors") or {})["matches"] == []
+    with engine.connect() as conn:
+        severity = dict(conn.execute(select(ArtifactRow.uri, ArtifactRow.severity)).all())
+    assert severity["file:///up/bad.safetensors"] < severity["file:///up/good.safetensors"]
+    assert (catalog.get("file:///up/good.safetensors") or {})["matches"] == [stale]

@@ -278,3 +278,36 @@ def test_confirm_adds_the_hashes_to_the_chosen_bank_and_dismiss_to_a_negative_on
     other = case_of(engine, seeded["medium"])
     review.decide(engine, other, users["reviewer"], "dismiss", bank="known-good")
     assert banks.get_bank(engine, "known-good").negative is True
+
+
+def test_a_broken_file_s_autov3_neither_links_copies_nor_goes_into_a_bank(
+    engine: Engine,
+) -> None:
+    """AutoV3 of a file whose header did not parse hashes an arbitrary tail (docs/hashes.md)."""
+    banks = pytest.importorskip("likenessguard.store.banks")
+    users = seed_users(engine)
+    tail = "c" * 64
+    broken = add_artifact(
+        engine,
+        uri="file:///up/bad_header.safetensors",
+        sha256="1" * 64,
+        autov3=tail,
+        error_count=1,
+    )
+    other_broken = add_artifact(
+        engine, uri="file:///up/weird.safetensors", sha256="2" * 64, autov3=tail, error_count=1
+    )
+    valid = add_artifact(engine, uri="file:///up/valid.safetensors", sha256="3" * 64, autov3=tail)
+    pickled = add_artifact(
+        engine, uri="file:///up/m.ckpt", sha256="4" * 64, autov3=tail, format="pickle"
+    )
+    review.case_sync(engine)
+    for artifact_id in (broken, other_broken, valid, pickled):
+        detail = review.get_case(engine, case_of(engine, artifact_id))
+        assert detail is not None and detail.mirrors == ()
+    case_id = case_of(engine, broken)
+    review.decide(engine, case_id, users["reviewer"], "confirm", reason="banned-copy", bank="b")
+    (entry,) = banks.get_bank(engine, "b").entries
+    assert entry.sha256 == "1" * 64 and entry.autov3 is None
+    (exported,) = review.confirmed_hashes(engine)
+    assert exported["sha256"] == "1" * 64 and exported["autov3"] is None

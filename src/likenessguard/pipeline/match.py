@@ -44,6 +44,7 @@ from likenessguard.store.banks import (
     matches_of,
     record_matches,
     save_fingerprints,
+    without_bogus_autov3,
 )
 from likenessguard.store.db import open_catalog
 from likenessguard.store.records import Location
@@ -68,12 +69,20 @@ def fingerprint_of(
 
 
 def hashes_of(
-    hashes: FileHashes | None, known: Mapping[str, str] | None = None
+    hashes: FileHashes | None,
+    known: Mapping[str, str] | None = None,
+    artifact: Artifact | None = None,
 ) -> dict[str, str | None]:
-    """The hashes to look up: computed ones, else those a hub reported."""
+    """The hashes to look up: computed ones, else those a hub reported.
+
+    With ``artifact``, AutoV3 is left out unless it is a safetensors file whose
+    header parsed: otherwise it hashes an arbitrary tail (docs/hashes.md).
+    """
     out: dict[str, str | None] = dict(hashes.to_json()) if hashes is not None else {}
     for name, value in (known or {}).items():
         out.setdefault(name, value)
+    if artifact is not None:
+        out = without_bogus_autov3(out, str(artifact.format), ok=artifact.ok)
     return out
 
 
@@ -131,7 +140,7 @@ class BankMatcher:
         fp, problem = (None, None)
         if self.fingerprint:
             fp, problem = fingerprint_of(artifact, context.source)
-        matches = self.matcher().match(hashes_of(hashes, context.known_hashes), fp)
+        matches = self.matcher().match(hashes_of(hashes, context.known_hashes, artifact), fp)
         return AnalysisResult(
             matches=tuple(matches),
             fingerprint=fp.to_text() if fp else None,
@@ -201,12 +210,14 @@ def entry_for(result: FileResult, **fields: Any) -> BankEntry | None:
     """A bank entry for an examined file (all hashes + fingerprint), or None if it has neither."""
     h = result.hashes
     name = fields.pop("name", None) or os.path.basename(result.path)
+    a = result.artifact
+    autov3 = h.autov3 if h and a is not None and a.ok and a.format is Format.SAFETENSORS else None
     entry = BankEntry(
         name=name,
         sha256=h.sha256 if h else None,
         autov1=h.autov1 if h else None,
         autov2=h.autov2 if h else None,
-        autov3=h.autov3 if h else None,
+        autov3=autov3,
         blake3=h.blake3 if h else None,
         crc32=h.crc32 if h else None,
         fingerprint=result.fingerprint.to_text() if result.fingerprint else None,
@@ -223,7 +234,7 @@ def match_files(paths: Iterable[str], matcher: Matcher) -> list[FileResult]:
             if res.hashes is None and res.fingerprint is None:
                 out.append(res)
                 continue
-            hashes = hashes_of(res.hashes)
+            hashes = hashes_of(res.hashes, artifact=res.artifact)
             out.append(
                 FileResult(
                     res.path,
@@ -304,7 +315,7 @@ def rematch(
     problems.extend(matcher.skipped)
     changed = matched = total = 0
     for item in items:
-        got = matcher.match(item.hashes, fingerprints.get(item.id))
+        got = matcher.match(item.signal_hashes, fingerprints.get(item.id))
         before = {
             (m["bank"], m["entry_id"], m["method"], round(m["similarity"], 4))
             for m in matches_of(engine, item.id)
@@ -390,6 +401,9 @@ class _UnionFind:
 def find_mirrors(engine: CatalogEngine, min_similarity: float | None = None) -> list[MirrorCluster]:
     """Clusters of copies: same sha256 or full AutoV3, or fingerprints at least this similar.
 
+    AutoV3 counts only for safetensors records whose header parsed (no errors);
+    sha256 counts for every record.
+
     Args:
         min_similarity: fingerprint threshold (default: the per-kind policy thresholds).
 
@@ -403,8 +417,11 @@ def find_mirrors(engine: CatalogEngine, min_similarity: float | None = None) -> 
     methods: dict[int, set[str]] = {}
     by_key: dict[tuple[str, str], int] = {}
     for item in items.values():
+        # AutoV3 only where it hashes parsed tensor data: two broken uploads
+        # with a bogus header length can share an arbitrary tail.
+        hashes = item.signal_hashes
         for name in ("sha256", "autov3"):
-            value = item.hashes.get(name)
+            value = hashes.get(name)
             if value and len(value) == 64:
                 key = (name, value.lower())
                 if key in by_key:

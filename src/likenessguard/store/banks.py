@@ -84,6 +84,35 @@ class CatalogItem:
     first_seen: datetime
     hashes: Mapping[str, str | None]
     fingerprint: str | None
+    format: str | None = None
+    errors: int = 0
+
+    @property
+    def signal_hashes(self) -> dict[str, str | None]:
+        """The hashes that identify this artifact's weights (see :func:`without_bogus_autov3`)."""
+        return without_bogus_autov3(self.hashes, self.format, ok=self.errors == 0)
+
+
+def autov3_applies(format: str | None, *, ok: bool) -> bool:
+    """Whether an artifact's AutoV3 says anything about its weights.
+
+    AutoV3 hashes the bytes after the safetensors header whose length the
+    first 8 bytes declare. That is the tensor data only when the header
+    parsed: for a broken file (bogus length, invalid JSON, truncated data) or a
+    file that is not safetensors at all it hashes an arbitrary tail, and two
+    unrelated broken uploads can share it (docs/hashes.md).
+    """
+    return ok and format == "safetensors"
+
+
+def without_bogus_autov3(
+    hashes: Mapping[str, str | None], format: str | None, *, ok: bool
+) -> dict[str, str | None]:
+    """``hashes`` for matching and clustering: AutoV3 dropped where it does not apply."""
+    out = dict(hashes)
+    if out.get("autov3") and not autov3_applies(format, ok=ok):
+        out["autov3"] = None
+    return out
 
 
 def _fail(engine: Engine, doing: str, exc: SQLAlchemyError) -> StoreError:
@@ -406,6 +435,8 @@ def iter_catalog(engine: Engine) -> Iterator[CatalogItem]:
         ArtifactRow.url,
         ArtifactRow.first_seen,
         ArtifactRow.record,
+        ArtifactRow.format,
+        ArtifactRow.error_count,
         *(getattr(ArtifactRow, n) for n in HASH_NAMES),
     )
     try:
@@ -430,6 +461,8 @@ def iter_catalog(engine: Engine) -> Iterator[CatalogItem]:
                     fingerprint=record.get("fingerprint")
                     if isinstance(record.get("fingerprint"), str)
                     else None,
+                    format=row.format,
+                    errors=int(row.error_count or 0),
                 )
     except SQLAlchemyError as exc:
         raise _fail(engine, "read the catalog", exc) from exc
@@ -543,11 +576,30 @@ def index_record_matches(engine: Engine, uris: Iterable[str]) -> int:
             for start in range(0, len(wanted), 500):
                 chunk = wanted[start : start + 500]
                 rows = session.execute(
-                    select(ArtifactRow.id, ArtifactRow.record).where(ArtifactRow.uri.in_(chunk))
+                    select(
+                        ArtifactRow.id,
+                        ArtifactRow.record,
+                        ArtifactRow.format,
+                        ArtifactRow.error_count,
+                    ).where(ArtifactRow.uri.in_(chunk))
                 ).all()
-                for artifact_id, record in rows:
+                for artifact_id, record, fmt, error_count in rows:
                     session.execute(delete(MatchRow).where(MatchRow.artifact_id == artifact_id))
-                    for m in (record or {}).get("matches") or ():
+                    matches = list((record or {}).get("matches") or ())
+                    if not autov3_applies(fmt, ok=not error_count):
+                        # A record written by an older scanner may hold an AutoV3
+                        # match of a broken file: drop it from the record too, so
+                        # the severity it raised goes with it.
+                        kept = [m for m in matches if m.get("method") != "autov3"]
+                        if len(kept) != len(matches):
+                            matches = kept
+                            fixed = {**record, "matches": kept}
+                            session.execute(
+                                update(ArtifactRow)
+                                .where(ArtifactRow.id == artifact_id)
+                                .values(record=fixed, severity=int(record_severity(fixed)))
+                            )
+                    for m in matches:
                         entry_id = (m.get("entry") or {}).get("id")
                         if entry_id is None or not m.get("bank"):
                             continue

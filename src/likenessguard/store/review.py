@@ -46,6 +46,7 @@ from sqlalchemy.pool import QueuePool
 from likenessguard.errors import ConfigError, LikenessGuardError, StoreError, UsageError
 from likenessguard.hashing.base import HASH_NAMES
 from likenessguard.registry.base import subject_id
+from likenessguard.store.banks import autov3_applies, without_bogus_autov3
 from likenessguard.store.db import make_engine
 from likenessguard.store.models.core import ArtifactRow
 from likenessguard.store.models.review import (
@@ -1033,14 +1034,18 @@ def get_case(engine: Engine, case_id: int) -> CaseDetail | None:
 
 
 def _mirrors(conn: Connection, art: Any) -> Iterator[Mirror]:
-    """Other artifacts with the same file bytes (sha256) or the same tensors (autov3)."""
+    """Other artifacts with the same file bytes (sha256) or the same tensors (autov3).
+
+    AutoV3 links only safetensors files whose header parsed, on both sides
+    (``store.banks.autov3_applies``): a broken file's AutoV3 hashes an arbitrary tail.
+    """
     seen: set[int] = {art.id}
     for method in ("sha256", "autov3"):
         value = getattr(art, method)
         if not value:
             continue
         column = getattr(ArtifactRow, method)
-        for other in conn.execute(
+        query = (
             select(
                 ArtifactRow.id,
                 ArtifactRow.uri,
@@ -1053,7 +1058,12 @@ def _mirrors(conn: Connection, art: Any) -> Iterator[Mirror]:
             .where(column == value)
             .order_by(ArtifactRow.id)
             .limit(200)
-        ):
+        )
+        if method == "autov3":
+            if not autov3_applies(art.format, ok=not art.error_count):
+                continue
+            query = query.where(ArtifactRow.format == "safetensors", ArtifactRow.error_count == 0)
+        for other in conn.execute(query):
             if other.id in seen:
                 continue
             seen.add(other.id)
@@ -1099,6 +1109,8 @@ def _bank_add(
     for h in HASH_NAMES:
         value = getattr(art, h)
         fields[h] = value.lower() if isinstance(value, str) else None
+    if not autov3_applies(art.format, ok=not art.error_count):
+        fields["autov3"] = None  # it would ban an arbitrary tail, not these weights
     try:
         if bank not in {b.name for b in banks.list_banks(engine)}:
             banks.create_bank(
@@ -1346,9 +1358,10 @@ def confirmed_hashes(engine: Engine) -> Iterator[dict[str, Any]]:
             if row.case_id in seen:
                 continue
             seen.add(row.case_id)
+            hashes = {h: getattr(row, h) for h in HASH_NAMES}
             yield {
                 "name": row.path.rsplit("/", 1)[-1],
-                **{h: getattr(row, h) for h in HASH_NAMES},
+                **without_bogus_autov3(hashes, row.format, ok=not row.error_count),
                 "fingerprint": (row.record or {}).get("fingerprint"),
                 "source_url": row.url or row.uri,
                 "reason": row.decision_reason,
