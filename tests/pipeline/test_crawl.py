@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -164,7 +165,12 @@ def test_sha256_bank_matching_of_1000_repos_reads_no_content(sqlite_url: str) ->
         assert matched == set(banned.values())
 
 
-def test_suspects_are_downloaded_hashed_and_deleted(hub: HubServer, sqlite_url: str) -> None:
+def test_suspects_are_downloaded_hashed_and_deleted(
+    hub: HubServer, sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Downloads go to a folder of this test's own: /tmp is shared with other
+    # suites (a SIGKILLed crawl elsewhere may leave its partial file there).
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     hub.populate(6)
     lora = synthetic_lora(41)
     hub.add_repo(
@@ -180,7 +186,7 @@ def test_suspects_are_downloaded_hashed_and_deleted(hub: HubServer, sqlite_url: 
     assert jane["verdict"]["severity"] == "medium"
     others = [r for r in c.catalog.iter_records() if r["location"]["repo"] != "acme/jane"]
     assert all(r["hashes"] is None for r in others)  # never downloaded
-    assert not list(Path(os.environ.get("TMPDIR", "/tmp")).glob("lg-dl-*.part"))
+    assert not list(tmp_path.glob("lg-dl-*.part"))
 
 
 def test_civitai_crawl_stores_listings_and_resumes_from_its_cursor(sqlite_url: str) -> None:

@@ -111,3 +111,56 @@ def test_worker_queue_via_sweep_and_crawler(sqlite_url: str) -> None:
         Worker(store, lambda e: len(crawler.scan_repo(e.repo))).run(exit_when_idle=True)
         assert hub.stats.requests["tree"] == 0 and hub.stats.requests["model"] == 1
         catalog.close()
+
+
+def _lora(name: str) -> bytes:
+    return synthetic_lora(3, metadata={"ss_output_name": name})
+
+
+def test_worker_scans_the_commit_the_event_names_after_the_repo_moved_on(
+    sqlite_url: str,
+) -> None:
+    """Push A, webhook queued, repo moves on to B before the worker runs: A is what is read."""
+    with HubServer() as hub:
+        repo = "uploader/jane-roe-lora"
+        hub.add_repo(repo, {"README.md": b"# Jane Roe", "jane_roe.safetensors": _lora("a")})
+        a = hub.commit(repo, {"jane_roe.safetensors": _lora("a2"), "extra.safetensors": _lora("x")})
+        catalog = Catalog.open(sqlite_url)
+        store = HubStore(catalog.engine)
+        spec = ConnectorSpec("huggingface", endpoint=hub.url, policy=FAST)
+        crawler = Crawler(spec, catalog, executor=SerialExecutor())
+        record_hf_webhook(store, hook(repo, a))
+        b = hub.commit(repo, {"jane_roe.safetensors": _lora("b")}, delete=["extra.safetensors"])
+        Worker(store, crawler.scan_event, worker_id="w").run(exit_when_idle=True)
+        assert store.event_counts()["done"] == 1
+        records = {r["location"]["uri"]: r for r in catalog.iter_records()}
+        assert set(records) == {
+            f"hf://{repo}@{a}/jane_roe.safetensors",
+            f"hf://{repo}@{a}/extra.safetensors",  # gone at B, still catalogued at A
+        }
+        lora = records[f"hf://{repo}@{a}/jane_roe.safetensors"]
+        assert lora["location"]["revision"] == a
+        assert lora["metadata"]["ss_output_name"] == "a2"
+        assert (
+            lora["known_hashes"]["sha256"]
+            == hub.repos[repo].revisions[1].files["jane_roe.safetensors"].sha256
+        )
+        assert store.repo_states("huggingface", [repo])[repo].last_commit == a
+
+        # B's event: the repo's state moves to B ...
+        record_hf_webhook(store, hook(repo, b))
+        Worker(store, crawler.scan_event, worker_id="w").run(exit_when_idle=True)
+        assert store.repo_states("huggingface", [repo])[repo].last_commit == b
+        at_b = {u for u in (r["location"]["uri"] for r in catalog.iter_records()) if f"@{b}/" in u}
+        assert at_b == {f"hf://{repo}@{b}/jane_roe.safetensors"}
+
+        # ... and a late delivery for the first commit adds its records without
+        # rolling the repo back or dropping B's.
+        first = hub.repos[repo].revisions[0].sha
+        record_hf_webhook(store, hook(repo, first))
+        Worker(store, crawler.scan_event, worker_id="w").run(exit_when_idle=True)
+        uris = {r["location"]["uri"] for r in catalog.iter_records()}
+        assert f"hf://{repo}@{first}/jane_roe.safetensors" in uris
+        assert f"hf://{repo}@{b}/jane_roe.safetensors" in uris
+        assert store.repo_states("huggingface", [repo])[repo].last_commit == b
+        catalog.close()

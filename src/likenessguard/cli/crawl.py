@@ -33,7 +33,7 @@ from likenessguard.pipeline.crawl import (
     sweep,
 )
 from likenessguard.pipeline.queue import Worker, make_wakeup
-from likenessguard.store.hubs import HubEvent, HubStore
+from likenessguard.store.hubs import HubStore
 
 
 class Hub(StrEnum):
@@ -247,12 +247,9 @@ def worker_command(  # noqa: PLR0917  (Typer maps each option to a parameter)
                 ),
             )
 
-            def scan(event: HubEvent) -> int:
-                return len(crawler.scan_repo(event.repo))
-
             worker = Worker(
                 HubStore(catalog.engine),
-                scan,
+                crawler.scan_event,
                 wakeup=make_wakeup(settings.get("redis_url") or None),
                 log=lambda line: err.print(line, markup=False),
             )

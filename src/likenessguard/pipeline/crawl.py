@@ -40,7 +40,7 @@ from likenessguard.hubs.remote import BlockSource, RemoteSource
 from likenessguard.pipeline.base import AnalysisResult, Analyzer, ScanContext, ScanTarget
 from likenessguard.pipeline.scanner import Scanner
 from likenessguard.store.catalog import Catalog, record_severity
-from likenessguard.store.hubs import HubStore
+from likenessguard.store.hubs import HubEvent, HubStore, RepoState
 from likenessguard.store.records import Location
 from likenessguard.verdicts.base import Severity
 
@@ -372,6 +372,13 @@ class CrawlOptions:
     read_headers: bool = True
 
 
+def _older(modified: datetime | None, state: RepoState | None) -> bool:
+    """True when a commit is older than the one the catalog already holds for its repo."""
+    if modified is None or state is None or state.last_modified is None:
+        return False
+    return modified < state.last_modified
+
+
 def is_suspect(record: Mapping[str, Any], threshold: Severity = Severity.MEDIUM) -> bool:
     """True when a record earns a full download for fingerprinting."""
     if record_severity(record) >= threshold:
@@ -500,17 +507,19 @@ class Crawler:
         # Records are committed (Scanner.run flushes before returning): now the
         # previous commit's records can go and the repos can be marked.
         olds = self.store.repo_states(self.spec.hub, [fresh.repo for _, fresh, _, _ in listed])
-        for _original, fresh, _files, _card in listed:
+        marks = []
+        for original, fresh, fs, _card in listed:
             old = olds.get(fresh.repo)
+            modified = fresh.last_modified or original.last_modified
+            if _older(modified, old):
+                # A webhook for an earlier commit, delivered after a later one was
+                # crawled: its records are kept as what was public then, but the
+                # repo's state (and the newer records) stay at the later commit.
+                continue
             if old and old.last_commit and old.last_commit != fresh.revision:
                 self._forget(fresh, old.last_commit)
-        self.store.mark_repos(
-            self.spec.hub,
-            [
-                (fresh.repo, fresh.revision, fresh.last_modified or original.last_modified, len(fs))
-                for original, fresh, fs, _card in listed
-            ],
-        )
+            marks.append((fresh.repo, fresh.revision, modified, len(fs)))
+        self.store.mark_repos(self.spec.hub, marks)
         for _repo, message in failed:
             self.stats.errors.append(message)
             self.progress(f"error: {message}", self.stats)
@@ -633,10 +642,21 @@ class Crawler:
         return newest
 
     def scan_repo(self, repo_id: str, revision: str | None = None) -> list[dict[str, Any]]:
-        """Scan one repo at its head (or ``revision``) if it moved; for webhook workers."""
+        """Scan one repo at ``revision`` (default: its head) unless already scanned there.
+
+        With a revision, the files, headers and card are read at exactly that
+        commit (``/api/models/{repo}/revision/{rev}``, ``tree/{rev}``,
+        ``resolve/{rev}/...``), even if the repo has moved on since: a file
+        pushed and deleted minutes later is still catalogued, at the commit
+        that published it.
+        """
         repo = self.connector.repo(repo_id, revision)
         self.stats.listed += 1
         return self.process(self._changed([repo]))
+
+    def scan_event(self, event: HubEvent) -> int:
+        """Scan the repo a queued webhook event names, at the commit it names; records written."""
+        return len(self.scan_repo(event.repo, event.revision))
 
     def _line(self, done: bool = False) -> str:
         s = self.stats
