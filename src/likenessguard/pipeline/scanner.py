@@ -19,16 +19,18 @@ Example::
 from __future__ import annotations
 
 import functools
+import gc
 import os
 from collections import deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from likenessguard.pipeline.base import Analyzer, ScanTarget
 from likenessguard.pipeline.executors.base import Executor
-from likenessguard.pipeline.executors.local import SerialExecutor
+from likenessguard.pipeline.executors.local import SCAN_GC_THRESHOLD, SerialExecutor
 from likenessguard.pipeline.walk import WalkProblem, walk
 from likenessguard.pipeline.work import ScanOptions, error_record, scan_target
 from likenessguard.store.catalog import Catalog, CatalogWriter, StatTuple, StoredStat
@@ -81,6 +83,32 @@ def _base_uri(uri: str) -> str:
 def _stat_tuple(target: ScanTarget) -> StatTuple | None:
     st = target.stat
     return None if st is None else (st.size, st.mtime_ns, st.inode)
+
+
+@contextmanager
+def fewer_gc_passes() -> Iterator[None]:
+    """Keep the cyclic garbage collector off the objects that outlive every file.
+
+    A scanning process holds tens of thousands of long-lived objects (SQLAlchemy,
+    Rich, numpy, a bank index) and each file allocates thousands of short-lived
+    containers (a header's decoded entries, its record). At CPython's default
+    threshold those allocations set off collection after collection, and the
+    older-generation ones walk every long-lived object again: about a fifth of
+    a header-only scan. Freezing what exists when the scan starts takes it out
+    of every pass, and a higher young-generation threshold makes passes rarer;
+    per-file objects are freed by reference counting either way. Both settings
+    are restored afterwards (the freeze only if nobody had frozen before us).
+    """
+    threshold = gc.get_threshold()
+    froze = gc.get_freeze_count() == 0
+    gc.freeze()
+    gc.set_threshold(max(threshold[0], SCAN_GC_THRESHOLD), *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        if froze:
+            gc.unfreeze()
 
 
 def root_prefix(path: str | os.PathLike[str]) -> str:
@@ -186,19 +214,30 @@ class Scanner:
                 yield item
 
         try:
-            for outcome in self.executor.map_unordered(fn, to_scan()):
-                yield from self._drain(side)
-                target = outcome.item
-                stored = in_flight.pop(target.uri, [])
-                if outcome.error is not None or outcome.result is None:
-                    message = f"scanning {target.display} failed: {outcome.error}; it was skipped"
-                    yield self._emit([error_record(target, message)], target, stored, writer, False)
-                else:
-                    yield self._emit(list(outcome.result), target, stored, writer, True)
-            yield from self._drain(side)
+            with fewer_gc_passes():
+                yield from self._outcomes(fn, to_scan(), side, in_flight, writer)
         finally:
             if writer is not None:
                 writer.close()
+
+    def _outcomes(
+        self,
+        fn: Callable[[ScanTarget], tuple[ScanRecord, ...]],
+        targets: Iterator[ScanTarget],
+        side: deque[Any],
+        in_flight: dict[str, list[StoredStat]],
+        writer: CatalogWriter | None,
+    ) -> Iterator[ScanEvent]:
+        for outcome in self.executor.map_unordered(fn, targets):
+            yield from self._drain(side)
+            target = outcome.item
+            stored = in_flight.pop(target.uri, [])
+            if outcome.error is not None or outcome.result is None:
+                message = f"scanning {target.display} failed: {outcome.error}; it was skipped"
+                yield self._emit([error_record(target, message)], target, stored, writer, False)
+            else:
+                yield self._emit(list(outcome.result), target, stored, writer, True)
+        yield from self._drain(side)
 
     # -- internals ---------------------------------------------------------------
 

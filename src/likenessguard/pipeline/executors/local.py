@@ -15,6 +15,7 @@ workers, which becomes an error outcome while the others complete.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import pickle
@@ -45,6 +46,10 @@ FORKSERVER_PRELOAD: tuple[str, ...] = (
     "likenessguard.artifacts.open",
     "likenessguard.hashing.file_hashes",
 )
+
+#: Allocations between young-generation collections while scanning (CPython's default
+#: is 700); see ``pipeline.scanner.fewer_gc_passes``.
+SCAN_GC_THRESHOLD = 10_000
 
 WORKER_DIED = "worker process died while running it (crashed in native code or ran out of memory)"
 
@@ -148,6 +153,11 @@ _installed: Callable[[Any], Any] | None = None
 def _install(payload: bytes) -> None:
     global _installed  # noqa: PLW0603  (per-process state is the point)
     _installed = pickle.loads(payload)  # noqa: S301  (our own payload, from our parent)
+    # Everything alive now (modules, the function and its bank index) lives as long
+    # as the worker: keep it out of every collection pass, as the scanner does
+    # in the parent (pipeline.scanner.fewer_gc_passes).
+    gc.freeze()
+    gc.set_threshold(max(gc.get_threshold()[0], SCAN_GC_THRESHOLD), *gc.get_threshold()[1:])
 
 
 def _probe() -> bool:
