@@ -14,6 +14,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+import msgspec
+
 
 class Format(StrEnum):
     """Container format of an artifact (JSON key ``format``)."""
@@ -64,14 +66,18 @@ class KeyScheme(StrEnum):
     UNKNOWN = "unknown"
 
 
-@dataclass(frozen=True, slots=True)
-class TensorInfo:
+class TensorInfo(msgspec.Struct, frozen=True, gc=False):
     """One tensor as declared by the file: name, dtype, shape and where its bytes are.
 
     ``offset`` is absolute in the source (for safetensors: 8 + header length +
     the tensor's begin offset); ``nbytes`` is the declared byte length.
     ``dtype`` uses safetensors spellings (F16, BF16, F32, F64, I8, U8, ...).
     For pickle checkpoints whose storage cannot be located, ``offset`` is -1.
+
+    A msgspec struct rather than a dataclass: a header declares hundreds or
+    thousands of tensors and every scan builds one of these per tensor; a
+    struct is created in C about eight times faster, and ``gc=False`` keeps
+    these cycle-free records out of the garbage collector's lists.
     """
 
     name: str
