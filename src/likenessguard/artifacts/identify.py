@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from likenessguard.artifacts.base import BaseFamily, Identity, KeyScheme, Kind, TensorInfo
@@ -120,12 +122,6 @@ def family_from_metadata(value: str) -> BaseFamily:
     return BaseFamily.UNKNOWN
 
 
-#: Memo of :func:`_split_adapter_key` by tensor name (bounded: cleared when full).
-_SPLITS: dict[str, tuple[str, str, str] | None] = {}
-_SPLITS_MAX = 100_000
-_UNSEEN: Any = object()
-
-
 def _split_adapter_key(key: str) -> tuple[str, str, str] | None:
     """``(module, algo, role)`` for an adapter tensor key, else None."""
     stem, _, leaf = key.rpartition(".")
@@ -175,9 +171,71 @@ def identify(
         ``(identity, warnings)``.
     """
     meta = decoded or {}
-    reasons: list[str] = []
+    layout = _layout(tuple([t.name for t in tensors]), tuple([t.shape for t in tensors]))
+    reasons = list(layout.reasons)
     warnings: list[str] = []
-    names = [t.name for t in tensors]
+    structure = layout.identity
+    rank, alpha = structure.rank, structure.alpha
+    if structure.kind is Kind.TEXTUAL_INVERSION:
+        dtype = _most_common(t.dtype for t in tensors)
+    else:
+        dtype = _most_common([t.dtype for t in tensors if t.name[-6:] != ".alpha"])
+    if layout.adapter:
+        if layout.plain_lora_at is not None:
+            claimed = _meta_algo(meta)
+            if claimed:
+                reasons.insert(
+                    layout.plain_lora_at,
+                    f"metadata says LyCORIS {claimed}, but no tensor needs LyCORIS: "
+                    "the weights are a plain LoRA",
+                )
+        if rank is None and adapter_config is not None and isinstance(adapter_config.get("r"), int):
+            rank = adapter_config["r"]
+            reasons.append(f"rank {rank} from adapter_config.json r")
+        alpha = _adapter_alpha(meta, alpha_values, adapter_config)
+    family, more = _cross_check(structure.base_family, meta, reasons)
+    warnings.extend(more)
+    return (
+        Identity(
+            kind=structure.kind,
+            base_family=family,
+            key_scheme=structure.key_scheme,
+            rank=rank,
+            alpha=alpha,
+            modules=structure.modules,
+            dtype=dtype,
+            reasons=tuple(reasons),
+            algo=structure.algo,
+        ),
+        warnings,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Layout:
+    """What tensor names and shapes alone decide (no dtype, metadata or alpha values).
+
+    ``adapter``: alpha and the PEFT config apply. ``plain_lora_at``: where a
+    metadata claim of LyCORIS goes among the reasons when the weights are a
+    plain LoRA.
+    """
+
+    identity: Identity
+    reasons: tuple[str, ...]
+    adapter: bool
+    plain_lora_at: int | None
+
+
+# Files on a hub share their tensor layout (every SDXL kohya LoRA trained on the
+# UNet and both text encoders at one rank has the same ~700 names and shapes),
+# and grouping ~700 keys into modules is the costliest part of identifying a
+# LoRA, so each distinct layout is worked out once per process. The key is the
+# names and shapes in file order; a few dozen layouts cover a hub's common
+# trainers and ranks, and an unusual file costs one miss.
+@lru_cache(maxsize=64)
+def _layout(names: tuple[str, ...], shapes: tuple[tuple[int, ...], ...]) -> _Layout:
+    tensors = [TensorInfo(n, "", s, 0, 0) for n, s in zip(names, shapes, strict=True)]
+    reasons: list[str] = []
 
     # --- textual inversion: a handful of embedding tensors, nothing else.
     if (
@@ -185,65 +243,29 @@ def identify(
         and len(names) <= 4
         and all(n in _TI_NAMES or n.startswith("string_to_param.") for n in names)
     ):
-        return _identify_embedding(tensors, reasons, meta, warnings), warnings
+        return _Layout(_identify_embedding(tensors, reasons), tuple(reasons), False, None)
 
     # --- split adapter keys into modules and roles.
     modules: dict[str, dict[str, TensorInfo]] = {}
     algos: Counter[str] = Counter()
     plain: list[TensorInfo] = []
-    # This loop runs for every tensor of every file in a scan, and the files of
-    # a hub share their key names (every SDXL kohya LoRA has the same ~700), so
-    # each name is split once per process and looked up after that.
-    splits = _SPLITS
-    if len(splits) > _SPLITS_MAX:
-        splits.clear()
     for t in tensors:
-        name = t.name
-        parts = splits.get(name, _UNSEEN)
-        if parts is _UNSEEN:
-            parts = splits[name] = _split_adapter_key(name)
+        parts = _split_adapter_key(t.name)
         if parts is None:
             plain.append(t)
             continue
-        module, algo, role = parts  # type: ignore[misc]
-        roles = modules.get(module)
-        if roles is None:
-            modules[module] = {role: t}
-        else:
-            roles[role] = t
+        module, algo, role = parts
+        modules.setdefault(module, {})[role] = t
         if algo:
             algos[algo] += 1
 
-    dtype = _most_common([t.dtype for t in tensors if t.name[-6:] != ".alpha"])
-    adapter = bool(algos) and len(plain) <= len(tensors) // 2
-    if adapter:
-        identity = _identify_adapter(
-            modules, algos, reasons, meta, alpha_values=alpha_values, adapter_config=adapter_config
-        )
-    else:
-        identity = _identify_full(tensors, reasons)
-    family = identity.base_family
-    family, more = _cross_check(family, meta, reasons)
-    warnings.extend(more)
-    return (
-        Identity(
-            kind=identity.kind,
-            base_family=family,
-            key_scheme=identity.key_scheme,
-            rank=identity.rank,
-            alpha=identity.alpha,
-            modules=identity.modules,
-            dtype=dtype,
-            reasons=tuple(reasons),
-            algo=identity.algo,
-        ),
-        warnings,
-    )
+    if bool(algos) and len(plain) <= len(tensors) // 2:
+        identity, plain_lora_at = _identify_adapter(modules, algos, reasons)
+        return _Layout(identity, tuple(reasons), True, plain_lora_at)
+    return _Layout(_identify_full(tensors, reasons), tuple(reasons), False, None)
 
 
-def _identify_embedding(
-    tensors: Sequence[TensorInfo], reasons: list[str], meta: Mapping[str, Any], warnings: list[str]
-) -> Identity:
+def _identify_embedding(tensors: Sequence[TensorInfo], reasons: list[str]) -> Identity:
     by_name = {t.name: t for t in tensors}
     family = BaseFamily.UNKNOWN
     if "clip_l" in by_name and "clip_g" in by_name:
@@ -262,16 +284,12 @@ def _identify_embedding(
         else:
             reasons.append(f"embedding width {width} matches no known text encoder")
     vectors = next(iter(tensors)).shape
-    family, more = _cross_check(family, meta, reasons)
-    warnings.extend(more)
     return Identity(
         kind=Kind.TEXTUAL_INVERSION,
         base_family=family,
         key_scheme=KeyScheme.UNKNOWN,
         rank=vectors[0] if len(vectors) == 2 else None,
         modules=len(tensors),
-        dtype=_most_common(t.dtype for t in tensors),
-        reasons=tuple(reasons),
     )
 
 
@@ -279,17 +297,15 @@ def _identify_adapter(
     modules: Mapping[str, Mapping[str, TensorInfo]],
     algos: Counter[str],
     reasons: list[str],
-    meta: Mapping[str, Any],
-    *,
-    alpha_values: Sequence[float],
-    adapter_config: Mapping[str, Any] | None,
-) -> Identity:
+) -> tuple[Identity, int | None]:
+    """The adapter's structure, and where a metadata LyCORIS claim would go among the reasons."""
     adapted = {m: r for m, r in modules.items() if set(r) - {"alpha", "scale"}}
     count = len(adapted)
 
     # Kind and LyCORIS algorithm.
     algo: str | None = None
     kind = Kind.LORA
+    plain_lora_at: int | None = None
     if algos["loha"]:
         kind, algo = Kind.LYCORIS, "loha"
         reasons.append("hada_w1_a/hada_w2_b factors: LyCORIS LoHa")
@@ -313,12 +329,7 @@ def _identify_adapter(
             reasons.append(f"{conv3} convolution layers adapted with 3x3 kernels: LyCORIS LoCon")
         else:
             reasons.append("lora_down/lora_up (or lora_A/lora_B) pairs: LoRA")
-            claimed = _meta_algo(meta)
-            if claimed:
-                reasons.append(
-                    f"metadata says LyCORIS {claimed}, but no tensor needs LyCORIS: "
-                    "the weights are a plain LoRA"
-                )
+            plain_lora_at = len(reasons)
 
     # Key scheme.
     names = list(modules)
@@ -350,34 +361,37 @@ def _identify_adapter(
         w = r.get("w1b") or r.get("w2b")
         if w is not None and w.shape:
             ranks.append(w.shape[0])
-    rank = _most_common(ranks)
-    if rank is None and adapter_config is not None and isinstance(adapter_config.get("r"), int):
-        rank = adapter_config["r"]
-        reasons.append(f"rank {rank} from adapter_config.json r")
-
-    # Alpha: tensors, then kohya metadata, then PEFT config.
-    alpha: float | None = None
-    if alpha_values:
-        alpha = float(_most_common(alpha_values))
-    else:
-        raw = meta.get("ss_network_alpha")
-        try:
-            alpha = float(raw) if raw not in (None, "", "None") else None
-        except (TypeError, ValueError):
-            alpha = None
-        if alpha is None and adapter_config is not None:
-            value = adapter_config.get("lora_alpha")
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                alpha = float(value)
-    return Identity(
-        kind=kind,
-        base_family=family,
-        key_scheme=scheme,
-        rank=rank,
-        alpha=alpha,
-        modules=count,
-        algo=algo,
+    return (
+        Identity(
+            kind=kind,
+            base_family=family,
+            key_scheme=scheme,
+            rank=_most_common(ranks),
+            modules=count,
+            algo=algo,
+        ),
+        plain_lora_at,
     )
+
+
+def _adapter_alpha(
+    meta: Mapping[str, Any],
+    alpha_values: Sequence[float],
+    adapter_config: Mapping[str, Any] | None,
+) -> float | None:
+    """Alpha from the ``.alpha`` tensors, then kohya metadata, then the PEFT config."""
+    if alpha_values:
+        return float(_most_common(alpha_values))
+    raw = meta.get("ss_network_alpha")
+    try:
+        alpha = float(raw) if raw not in (None, "", "None") else None
+    except (TypeError, ValueError):
+        alpha = None
+    if alpha is None and adapter_config is not None:
+        value = adapter_config.get("lora_alpha")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            alpha = float(value)
+    return alpha
 
 
 def _meta_algo(meta: Mapping[str, Any]) -> str | None:
