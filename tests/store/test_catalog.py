@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from sqlalchemy import select
@@ -106,6 +107,23 @@ def test_upsert_by_uri_never_duplicates_and_keeps_first_seen(catalog: Catalog) -
     assert rows[0].last_scanned > first.last_scanned
     assert rows[0].sha256 == _hex(2, "sha256")
     assert catalog.get("file:///models/a.safetensors") == changed.to_json()
+
+
+def test_records_with_nan_and_non_ascii_metadata_store_on_every_backend(catalog: Catalog) -> None:
+    # Python's json.loads accepts NaN inside kohya's JSON-in-string metadata, and
+    # json.dumps would write it back as NaN, which is not JSON: PostgreSQL refused
+    # such a record. The catalog writes null instead, and keeps text as written.
+    rec = _record("zoë.safetensors")
+    assert rec.artifact is not None
+    artifact = replace(
+        rec.artifact,
+        decoded={"ss_output_name": "zoë", "ss_network_args": {"dropout": float("nan")}},
+    )
+    catalog.upsert([(replace(rec, artifact=artifact), None)])
+    stored = catalog.get("file:///models/zoë.safetensors")
+    assert stored is not None
+    assert stored["metadata"]["ss_output_name"] == "zoë"
+    assert stored["metadata"]["ss_network_args"] == {"dropout": None}
 
 
 def test_same_uri_twice_in_one_batch_keeps_the_last(catalog: Catalog) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
@@ -51,9 +52,26 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+_encode_json = msgspec.json.encode
+
+
+def json_dumps(value: Any) -> str:
+    """JSON column text: msgspec rather than the stdlib ``json`` SQLAlchemy uses by default.
+
+    Every scanned artifact stores its whole record (~20 KB for a kohya LoRA) and
+    encoding it with ``json.dumps`` was a tenth of a header-only scan. msgspec
+    writes the same JSON about five times faster, and writes NaN as ``null``
+    where ``json.dumps`` writes ``NaN``, which is not JSON and which PostgreSQL
+    refuses.
+    """
+    return _encode_json(value).decode("utf-8")
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine for ``url`` (SQLite file, in-memory, or PostgreSQL)."""
     url = normalize_url(url)
+    kwargs.setdefault("json_serializer", json_dumps)
+    kwargs.setdefault("json_deserializer", msgspec.json.decode)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[1] if "///" in url else ""
         if path and path != ":memory:":
