@@ -164,3 +164,71 @@ def test_worker_scans_the_commit_the_event_names_after_the_repo_moved_on(
         assert f"hf://{repo}@{b}/jane_roe.safetensors" in uris
         assert store.repo_states("huggingface", [repo])[repo].last_commit == b
         catalog.close()
+
+
+def test_deleted_files_and_repos_stay_in_the_catalog_marked_removed(sqlite_url: str) -> None:
+    from likenessguard.store import review
+
+    with HubServer() as hub:
+        repo = "uploader/jane-roe-lora"
+        a = hub.add_repo(
+            repo,
+            {"jane_roe.safetensors": _lora("a"), "style.safetensors": _lora("s")},
+        )
+        catalog = Catalog.open(sqlite_url)
+        store = HubStore(catalog.engine)
+        spec = ConnectorSpec("huggingface", endpoint=hub.url, policy=FAST)
+        crawler = Crawler(spec, catalog, executor=SerialExecutor())
+        worker = Worker(store, crawler.scan_event, worker_id="w")
+        record_hf_webhook(store, hook(repo, a))
+        worker.run(exit_when_idle=True)
+        # A reviewer opened a case on the style LoRA at commit A.
+        ids = {r["location"]["uri"]: i for i, r in _ids(catalog)}
+        style_a = ids[f"hf://{repo}@{a}/style.safetensors"]
+        with catalog.engine.begin() as conn:
+            conn.execute(
+                review.CaseRow.__table__.insert().values(
+                    artifact_id=style_a,
+                    rank_key="0",
+                    first_seen=review.utcnow(),
+                    opened_at=review.utcnow(),
+                    updated_at=review.utcnow(),
+                )
+            )
+
+        # Commit B deletes the Jane Roe LoRA and touches the style LoRA.
+        b = hub.commit(repo, {"style.safetensors": _lora("s2")}, delete=["jane_roe.safetensors"])
+        record_hf_webhook(store, hook(repo, b))
+        worker.run(exit_when_idle=True)
+        ids = {r["location"]["uri"]: i for i, r in _ids(catalog)}
+        assert set(ids) == {
+            f"hf://{repo}@{a}/jane_roe.safetensors",  # kept: removed by the host in B
+            f"hf://{repo}@{a}/style.safetensors",  # kept: a case hangs on it
+            f"hf://{repo}@{b}/style.safetensors",
+        }
+        marks = store.removals(ids.values())
+        jane_a = ids[f"hf://{repo}@{a}/jane_roe.safetensors"]
+        assert (marks[jane_a].reason, marks[jane_a].commit) == ("file-removed", b)
+        assert (marks[style_a].reason, marks[style_a].commit) == ("superseded", b)
+        assert ids[f"hf://{repo}@{b}/style.safetensors"] not in marks
+
+        # The repo is deleted: nothing to read, every record stays, marked.
+        hub.stats.reset()
+        record_hf_webhook(store, hook(repo, None, scope="repo", action="delete"))
+        worker.run(exit_when_idle=True)
+        assert hub.stats.total_requests == 0
+        marks = store.removals(ids.values())
+        assert set(marks) == set(ids.values())
+        assert marks[ids[f"hf://{repo}@{b}/style.safetensors"]].reason == "repo-deleted"
+        assert marks[ids[f"hf://{repo}@{b}/style.safetensors"]].source == "repo.delete"
+        assert marks[jane_a].reason == "file-removed"  # the earlier news stands
+        catalog.close()
+
+
+def _ids(catalog: Catalog) -> list[tuple[int, dict]]:
+    from sqlalchemy import select
+
+    from likenessguard.store.models.core import ArtifactRow
+
+    with catalog.engine.connect() as conn:
+        return [(i, r) for i, r in conn.execute(select(ArtifactRow.id, ArtifactRow.record))]

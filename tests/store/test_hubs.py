@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -104,3 +104,54 @@ def test_dedupe_key_prefers_the_commit() -> None:
     assert dedupe_key("huggingface", "a/b", "s", "d", {}) == "huggingface:a/b@s"
     assert dedupe_key("huggingface", "a/b", None, "d", {}) == "huggingface:delivery:d"
     assert dedupe_key("huggingface", "a/b", None, None, {"x": 1}).startswith("huggingface:payload:")
+
+
+def _artifact(store: HubStore, uri: str, repo: str) -> int:
+    from likenessguard.testing.catalog import add_artifact
+
+    return add_artifact(store.engine, uri=uri, hub="huggingface", repo=repo)
+
+
+def test_removals_keep_rows_and_the_first_news_wins(store: HubStore) -> None:
+    from sqlalchemy import select
+
+    from likenessguard.store import review
+    from likenessguard.store.models.core import ArtifactRow
+
+    old = "hf://acme/lora@aaa/"
+    kept = _artifact(store, old + "dropped.safetensors", "acme/lora")
+    cased = _artifact(store, old + "jane.safetensors", "acme/lora")
+    plain = _artifact(store, old + "style.safetensors", "acme/lora")
+    new = _artifact(store, "hf://acme/lora@bbb/jane.safetensors", "acme/lora")
+    other = _artifact(store, "hf://acme/lora_x@aaa/dropped.safetensors", "acme/lora_x")
+    review.case_sync(store.engine)  # opens cases: add_artifact rows are high severity
+    with store.engine.begin() as conn:
+        conn.execute(review.CaseRow.__table__.delete().where(review.CaseRow.artifact_id == plain))
+    at = datetime(2026, 2, 1, tzinfo=UTC)
+    deleted, marked = store.retire_commit(
+        "huggingface",
+        "acme/lora",
+        old,
+        commit="bbb",
+        paths=["jane.safetensors", "style.safetensors", "README.md"],
+        at=at,
+    )
+    assert (deleted, marked) == (1, 2)
+    with store.engine.connect() as conn:
+        ids = set(conn.execute(select(ArtifactRow.id)).scalars())
+    assert ids == {kept, cased, new, other}  # the uncased replaced record went; '_' is no wildcard
+    marks = store.removals([kept, cased, new, other])
+    assert set(marks) == {kept, cased}
+    assert (marks[kept].reason, marks[kept].commit, marks[kept].removed_at) == (
+        "file-removed",
+        "bbb",
+        at,
+    )
+    assert marks[cased].reason == "superseded" and marks[cased].source == "crawl"
+    # The repo is then deleted: every file left is marked, earlier marks stand.
+    assert store.mark_repo_removed("huggingface", "acme/lora", at=at + timedelta(days=1)) == 1
+    assert store.mark_repo_removed("huggingface", "acme/lora") == 0  # a redelivery marks nothing
+    marks = store.removals([kept, cased, new])
+    assert marks[new].reason == "repo-deleted" and marks[new].source == "repo.delete"
+    assert marks[kept].reason == "file-removed"
+    assert marks[new].to_json()["removed_at"] == (at + timedelta(days=1)).isoformat()

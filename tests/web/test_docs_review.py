@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from likenessguard.store import review
+from likenessguard.store.hubs import Removal
 from likenessguard.verdicts.base import Severity
 from likenessguard.web.app import create_app, route_table
 from likenessguard.web.settings import WebSettings
@@ -67,6 +68,7 @@ def produced() -> dict[str, list[str]]:
         # the API adds the preview count to the detail
         "case-detail": [*detail.to_json(), "previews"],
         "decision": list(review.Decision("confirm", None, None, "", None, NOW).to_json()),
+        "removal": list(Removal("hf", "a/b", "repo-deleted", None, NOW, "repo.delete").to_json()),
         "mirror": list(review.Mirror(1, "u", "local", None, None, "sha256", None).to_json()),
         "audit": list(review.AuditEntry(1, NOW, "a", "b", "c", None, None).to_json()),
         "takedown-status": list(review.TakedownStatus("TD-1", "active", NOW).to_json()),

@@ -86,6 +86,41 @@ def test_case_page_shows_evidence_hashes_tags_mirrors_and_hides_previews(
     assert review.audit_log(sqlite_engine, action="case.view")
 
 
+def test_case_page_and_api_say_when_the_host_removed_the_file(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from likenessguard.store.hubs import HubStore
+
+    ids = seed_catalog(sqlite_engine, tmp_path)
+    seed_users(sqlite_engine)
+    token = review.create_api_token(sqlite_engine, "viewer")
+    gone, live = case_of(sqlite_engine, ids["mirror"]), case_of(sqlite_engine, ids["medium"])
+    at = datetime(2026, 3, 4, 5, 6, tzinfo=UTC)
+    assert HubStore(sqlite_engine).mark_repo_removed("huggingface", "someone/jane-roe-reup", at=at)
+    with make_client(sqlite_engine) as client:
+        login(client, "viewer")
+        html = client.get(f"/cases/{gone}").text
+        assert 'id="removed-from-hub"' in html
+        assert "Removed by host: the repo was deleted" in html and "2026-03-04 05:06 UTC" in html
+        assert "from repo.delete" in html and "Bank matches" in html  # the record stays
+        assert 'id="removed-from-hub"' not in client.get(f"/cases/{live}").text
+        bearer = {"Authorization": f"Bearer {token}"}
+        detail = client.get(f"/api/v1/cases/{gone}", headers=bearer).json()
+        assert detail["removed_from_hub"] == {
+            "reason": "repo-deleted",
+            "commit": None,
+            "removed_at": at.isoformat(),
+            "source": "repo.delete",
+            "hub": "huggingface",
+            "repo": "someone/jane-roe-reup",
+        }
+        assert (
+            client.get(f"/api/v1/cases/{live}", headers=bearer).json()["removed_from_hub"] is None
+        )
+
+
 def test_viewers_cannot_reveal_and_escalations_are_hidden_from_reviewers(
     sqlite_engine: Engine, tmp_path: Path
 ) -> None:

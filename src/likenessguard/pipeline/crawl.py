@@ -12,7 +12,8 @@ Why it is safe to kill:
   records, so a killed crawl re-reads exactly the repos it had not finished;
 * records are keyed by ``hf://org/name@<commit>/path`` and upserted, so a
   re-read never doubles a record; records of a repo's previous commit are
-  removed in the same step that marks the new one;
+  replaced (or, for files the new commit dropped, marked removed from the hub
+  and kept) in the same step that marks the new one;
 * Civitai's page cursor is saved after each page, so a restart resumes there.
 
 Full downloads happen only with ``--fingerprint``: ``suspects`` re-reads, with
@@ -517,7 +518,7 @@ class Crawler:
                 # repo's state (and the newer records) stay at the later commit.
                 continue
             if old and old.last_commit and old.last_commit != fresh.revision:
-                self._forget(fresh, old.last_commit)
+                self._forget(fresh, old.last_commit, [f.path for f in fs])
             marks.append((fresh.repo, fresh.revision, modified, len(fs)))
         self.store.mark_repos(self.spec.hub, marks)
         for _repo, message in failed:
@@ -529,15 +530,23 @@ class Crawler:
         )
         return records
 
-    def _forget(self, repo: RepoRef, old_commit: str) -> None:
-        if repo.hub == "huggingface":
-            prefix = f"hf://{repo.repo}@{old_commit}/"
-        elif repo.hub == "civitai":
-            # Civitai keeps every version's files under the model: nothing to forget.
+    def _forget(self, repo: RepoRef, old_commit: str, paths: Sequence[str]) -> None:
+        """Settle the previous commit's records: replaced ones go, dropped files are marked.
+
+        A file the new commit no longer has is marked removed (and kept, with
+        its evidence and review history); one it still has is replaced by the
+        new commit's record, unless a review case hangs on the old record.
+        """
+        if repo.hub != "huggingface":
+            # Civitai keeps every version's files under the model: nothing to settle.
             return
-        else:
-            return
-        self.catalog.delete_missing(prefix, ())
+        self.store.retire_commit(
+            repo.hub,
+            repo.repo,
+            f"hf://{repo.repo}@{old_commit}/",
+            commit=repo.revision,
+            paths=paths,
+        )
 
     def _fingerprint_suspects(
         self, targets: list[HubTarget], records: list[dict[str, Any]]

@@ -195,9 +195,17 @@ class Worker:
         events = self.store.claim(self.worker_id, limit=limit, lease=self.lease)
         for event in events:
             if event.kind.endswith(".delete"):
-                # The repo is gone: nothing to read. Its records stay for review history.
+                # The repo is gone: nothing to read. Its records stay (evidence and
+                # review history hang on them), marked as taken down by the host.
+                try:
+                    marked = self.store.mark_repo_removed(
+                        event.hub, event.repo, at=event.received_at, source=event.kind
+                    )
+                except LikenessGuardError as exc:
+                    self._failed(event, exc)
+                    continue
                 self.store.complete(event.id, self.worker_id)
-                self.log(f"{event.repo}: deleted on the hub; nothing to scan")
+                self.log(f"{event.repo}: deleted on the hub; {marked} catalogued files marked")
                 self.done += 1
                 continue
             try:
@@ -207,15 +215,7 @@ class Worker:
                 self.log(f"{event.repo}: {exc}; event dropped")
                 self.done += 1
             except (HubError, LikenessGuardError, OSError) as exc:
-                status = self.store.fail(
-                    event.id,
-                    self.worker_id,
-                    describe_exception(exc),
-                    retry_in=self.retry_in,
-                    max_attempts=self.max_attempts,
-                )
-                self.failed += 1
-                self.log(f"{event.repo}: {exc} (attempt {event.attempts}, now {status})")
+                self._failed(event, exc)
             except Exception as exc:
                 status = self.store.fail(
                     event.id,
@@ -231,6 +231,17 @@ class Worker:
                 self.done += 1
                 self.log(f"{event.repo}@{(event.revision or 'head')[:12]}: {written} records")
         return len(events)
+
+    def _failed(self, event: HubEvent, exc: Exception) -> None:
+        status = self.store.fail(
+            event.id,
+            self.worker_id,
+            describe_exception(exc),
+            retry_in=self.retry_in,
+            max_attempts=self.max_attempts,
+        )
+        self.failed += 1
+        self.log(f"{event.repo}: {exc} (attempt {event.attempts}, now {status})")
 
     def run(
         self,

@@ -17,6 +17,11 @@ incremental, resumable and idempotent is here, on SQLite and PostgreSQL alike:
   claimable again, so a worker killed mid-scan loses nothing.
 - ``hub_listings``: a hub's own listing records (Civitai), in the shared
   listing shape that ``classify-listings`` reads.
+- ``hub_removals``: catalogued files their host took down (a deleted repo, a
+  file a newer commit dropped). The artifact rows stay, because evidence,
+  bank matches and review decisions hang on them; the mark says since when the
+  hub stopped serving the file, which is what a reviewer (and a takedown
+  notice) needs to know.
 """
 
 from __future__ import annotations
@@ -28,15 +33,26 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Table, and_, func, or_, select, update
+from sqlalchemy import Engine, Table, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
 from likenessguard.errors import StoreError
 from likenessguard.store.db import safe_url
-from likenessguard.store.models.hubs import CrawlCursorRow, HubEventRow, HubListingRow, HubRepoRow
+from likenessguard.store.models.core import ArtifactRow
+from likenessguard.store.models.hubs import (
+    CrawlCursorRow,
+    HubEventRow,
+    HubListingRow,
+    HubRemovalRow,
+    HubRepoRow,
+)
+from likenessguard.store.models.review import CaseRow
 
 EVENT_STATUSES: tuple[str, ...] = ("pending", "running", "done", "failed")
+
+#: Why a catalogued file is no longer served at its repo's head (``hub_removals.reason``).
+REMOVAL_REASONS: tuple[str, ...] = ("repo-deleted", "file-removed", "superseded")
 
 
 def _now() -> datetime:
@@ -95,6 +111,34 @@ class HubEvent:
     delivery_id: str | None
     received_at: datetime
     error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Removal:
+    """A catalogued file its hub no longer serves: why, at which commit, since when.
+
+    ``reason``: ``repo-deleted`` (the repo is gone), ``file-removed`` (commit
+    ``commit`` no longer has the path) or ``superseded`` (commit ``commit`` has
+    a newer version of the path; this row is kept because a case hangs on it).
+    ``source`` is what told us: a webhook event kind (``repo.delete``) or ``crawl``.
+    """
+
+    hub: str
+    repo: str
+    reason: str
+    commit: str | None
+    removed_at: datetime
+    source: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "reason": self.reason,
+            "commit": self.commit,
+            "removed_at": self.removed_at.isoformat(),
+            "source": self.source,
+            "hub": self.hub,
+            "repo": self.repo,
+        }
 
 
 def dedupe_key(
@@ -319,6 +363,141 @@ class HubStore:
                 select(table.c.record).where(table.c.hub == hub).order_by(table.c.id)
             ):
                 yield dict(r.record)
+
+    # -- removals ----------------------------------------------------------------
+
+    def _mark(self, conn: Any, ids: list[int], values: Mapping[str, Any]) -> int:
+        """Insert removal marks for ``ids``; an existing mark (the earlier news) is kept."""
+        if not ids:
+            return 0
+        table = _table(HubRemovalRow)
+        marked = 0
+        for i in range(0, len(ids), 500):
+            stmt = (
+                self._insert(HubRemovalRow)
+                .values([{"artifact_id": aid, **values} for aid in ids[i : i + 500]])
+                .on_conflict_do_nothing(index_elements=["artifact_id"])
+                .returning(table.c.artifact_id)
+            )
+            marked += len(conn.execute(stmt).all())
+        return marked
+
+    def mark_repo_removed(
+        self,
+        hub: str,
+        repo: str,
+        *,
+        at: datetime | None = None,
+        source: str = "repo.delete",
+    ) -> int:
+        """Mark every catalogued file of ``repo`` as taken down with the repo; rows stay.
+
+        Returns how many files were newly marked (a redelivered delete marks none).
+        """
+        artifacts = _table(ArtifactRow)
+        values = {
+            "hub": hub,
+            "repo": repo,
+            "reason": "repo-deleted",
+            "commit": None,
+            "removed_at": at or _now(),
+            "source": source,
+        }
+        try:
+            with self.engine.begin() as conn:
+                ids = list(
+                    conn.execute(
+                        select(artifacts.c.id).where(
+                            artifacts.c.hub == hub, artifacts.c.repo == repo
+                        )
+                    ).scalars()
+                )
+                return self._mark(conn, ids, values)
+        except SQLAlchemyError as exc:
+            raise self._fail(f"mark {hub} repo {repo} removed", exc) from exc
+
+    def retire_commit(
+        self,
+        hub: str,
+        repo: str,
+        prefix: str,
+        *,
+        commit: str | None,
+        paths: Iterable[str],
+        at: datetime | None = None,
+        source: str = "crawl",
+    ) -> tuple[int, int]:
+        """Settle the records of a repo's previous commit once the new commit's are in.
+
+        ``prefix`` is the old commit's URI prefix (``hf://org/name@<old>/``),
+        ``paths`` every path the new ``commit`` has. A record whose path the new
+        commit dropped is marked ``file-removed`` and kept. A record whose path
+        is still there is replaced by the new commit's record and deleted,
+        unless a review case hangs on it: then it is kept, marked
+        ``superseded``, so no decision or audit trail is lost. One transaction.
+
+        Returns:
+            (records deleted, records newly marked).
+        """
+        present = set(paths)
+        artifacts = _table(ArtifactRow)
+        cases = _table(CaseRow)
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        removed: list[int] = []
+        superseded: list[int] = []
+        gone: list[int] = []
+        try:
+            with self.engine.begin() as conn:
+                rows = conn.execute(
+                    select(artifacts.c.id, artifacts.c.uri, cases.c.id.label("case_id"))
+                    .outerjoin(cases, cases.c.artifact_id == artifacts.c.id)
+                    .where(artifacts.c.uri.like(escaped + "%", escape="\\"))
+                ).all()
+                for row in rows:
+                    path = str(row.uri)[len(prefix) :].split("#", 1)[0]
+                    if path not in present:
+                        removed.append(int(row.id))
+                    elif row.case_id is not None:
+                        superseded.append(int(row.id))
+                    else:
+                        gone.append(int(row.id))
+                for i in range(0, len(gone), 500):
+                    conn.execute(delete(artifacts).where(artifacts.c.id.in_(gone[i : i + 500])))
+                base = {
+                    "hub": hub,
+                    "repo": repo,
+                    "commit": commit,
+                    "removed_at": at or _now(),
+                    "source": source,
+                }
+                marked = self._mark(conn, removed, {**base, "reason": "file-removed"})
+                marked += self._mark(conn, superseded, {**base, "reason": "superseded"})
+        except SQLAlchemyError as exc:
+            raise self._fail(f"settle the previous commit of {hub} repo {repo}", exc) from exc
+        return len(gone), marked
+
+    def removals(self, artifact_ids: Iterable[int]) -> dict[int, Removal]:
+        """The removal marks of these artifacts (unmarked ones are absent)."""
+        ids = list(dict.fromkeys(artifact_ids))
+        table = _table(HubRemovalRow)
+        out: dict[int, Removal] = {}
+        try:
+            with self.engine.connect() as conn:
+                for i in range(0, len(ids), 500):
+                    for r in conn.execute(
+                        select(table).where(table.c.artifact_id.in_(ids[i : i + 500]))
+                    ):
+                        out[int(r.artifact_id)] = Removal(
+                            r.hub,
+                            r.repo,
+                            r.reason,
+                            r.commit,
+                            _utc(r.removed_at) or _now(),
+                            r.source,
+                        )
+        except SQLAlchemyError as exc:
+            raise self._fail("read hub removals", exc) from exc
+        return out
 
     # -- events ------------------------------------------------------------------
 

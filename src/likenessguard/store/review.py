@@ -48,6 +48,7 @@ from likenessguard.hashing.base import HASH_NAMES
 from likenessguard.registry.base import subject_id
 from likenessguard.store.banks import autov3_applies, without_bogus_autov3
 from likenessguard.store.db import make_engine
+from likenessguard.store.hubs import HubStore, Removal
 from likenessguard.store.models.core import ArtifactRow
 from likenessguard.store.models.review import (
     ApiTokenRow,
@@ -281,6 +282,7 @@ class CaseDetail:
     decisions: tuple[Decision, ...]
     mirrors: tuple[Mirror, ...]
     takedowns: int
+    removed: Removal | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -290,6 +292,7 @@ class CaseDetail:
             "decisions": [d.to_json() for d in self.decisions],
             "mirrors": [m.to_json() for m in self.mirrors],
             "takedown_requests": self.takedowns,
+            "removed_from_hub": self.removed.to_json() if self.removed else None,
         }
 
 
@@ -1030,7 +1033,10 @@ def get_case(engine: Engine, case_id: int) -> CaseDetail | None:
         takedowns = conn.execute(
             select(func.count()).where(TakedownCaseRow.case_id == case_id)
         ).scalar_one()
-    return CaseDetail(_summary(row), artifact, art.record or {}, decisions, mirrors, int(takedowns))
+    removed = HubStore(engine).removals([art.id]).get(art.id)
+    return CaseDetail(
+        _summary(row), artifact, art.record or {}, decisions, mirrors, int(takedowns), removed
+    )
 
 
 def _mirrors(conn: Connection, art: Any) -> Iterator[Mirror]:

@@ -2,7 +2,13 @@
 
 from likenessguard.store.models.banks import BankEntryRow, BankRow, FingerprintRow, MatchRow
 from likenessguard.store.models.core import ArtifactRow
-from likenessguard.store.models.hubs import CrawlCursorRow, HubEventRow, HubListingRow, HubRepoRow
+from likenessguard.store.models.hubs import (
+    CrawlCursorRow,
+    HubEventRow,
+    HubListingRow,
+    HubRemovalRow,
+    HubRepoRow,
+)
 from likenessguard.store.models.registry import SubjectRow
 from likenessguard.store.models.review import (
     ApiTokenRow,
@@ -27,6 +33,7 @@ __all__ = [
     "FingerprintRow",
     "HubEventRow",
     "HubListingRow",
+    "HubRemovalRow",
     "HubRepoRow",
     "MatchRow",
     "SessionRow",

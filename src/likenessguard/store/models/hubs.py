@@ -4,6 +4,8 @@ These tables are what make crawls incremental (a repo whose commit did not move
 is not read again), resumable (a cursor and per-repo marks survive a kill) and
 what makes webhook deliveries durable (an event is a row before the hub gets
 its 202, and a delivery id or (repo, commit) can only be recorded once).
+``hub_removals`` remembers which catalogued files their host took down, and
+when, without deleting the artifact rows that evidence and review hang on.
 """
 
 from __future__ import annotations
@@ -11,7 +13,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from likenessguard.store.db import Base
@@ -87,3 +99,27 @@ class HubListingRow(Base):
     fetched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (UniqueConstraint("hub", "listing_id", name="uq_hub_listings_hub_id"),)
+
+
+class HubRemovalRow(Base):
+    """A catalogued file its hub no longer serves at the repo's head, and since when.
+
+    ``reason`` is ``repo-deleted`` (a delete webhook), ``file-removed`` (a newer
+    commit no longer has the path) or ``superseded`` (a newer commit has the
+    path; the row is kept because a review case hangs on it). The artifact row
+    stays; only deleting the artifact deletes this mark.
+    """
+
+    __tablename__ = "hub_removals"
+
+    artifact_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("artifacts.id", ondelete="CASCADE"), primary_key=True
+    )
+    hub: Mapped[str] = mapped_column(String(32))
+    repo: Mapped[str] = mapped_column(String(512))
+    reason: Mapped[str] = mapped_column(String(32))
+    commit: Mapped[str | None] = mapped_column(String(64))
+    removed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    source: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_hub_removals_repo", "hub", "repo"),)
