@@ -121,7 +121,29 @@ UNUSUAL = [
     ("{}", 0),
     ("[]", 0),
     (f'{{"a":{A},"b":NaN}}', 4),
+    # The typed decode ignores unknown fields (so __metadata__ decodes as an entry):
+    # a fourth field in a tensor entry must still leave the fast path, whatever it holds.
+    ('{"a":{"dtype":"F16","shape":[2],"data_offsets":[0,4],"x":[1]}}', 4),
+    ('{"a":{"dtype":"F16","shape":[2],"data_offsets":[0,4],"x":"p:q"}}', 4),
+    ('{"a":{"dtype":"F16","shape":[2],"x":1}}', 4),  # a field missing, another added
+    (f'{{"a":{A},"b":null}}', 4),
+    (f'{{"__metadata__":{{"shape":"1,2"}},"a":{A}}}', 4),
 ]
+
+
+@pytest.mark.parametrize(
+    "text,data_len",
+    [
+        (f'{{"__metadata__":{{"dtype":"F16","data_offsets":"0"}},"a":{A}}}', 4),
+        (f'{{"a":{A},"__metadata__":{{"k":"v:w"}}}}', 4),
+    ],
+)
+def test_metadata_keys_named_like_entry_fields_are_only_metadata(text: str, data_len: int) -> None:
+    fast = _fast_parse(text.encode(), 8, data_len)
+    assert fast is None or fast == _strict_parse(text, 8, data_len, "x")
+    tensors, metadata = _strict_parse(text, 8, data_len, "x")
+    assert [t.name for t in tensors] == ["a"]
+    assert "__metadata__" not in metadata
 
 
 @pytest.mark.parametrize("text,data_len", UNUSUAL)

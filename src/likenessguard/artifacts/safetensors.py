@@ -28,7 +28,7 @@ import json
 import math
 import struct
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -81,7 +81,32 @@ JSON_METADATA_KEYS: frozenset[str] = frozenset(
 _SUFFIX = "the file is corrupt or hostile; it was skipped"
 
 _DTYPES = frozenset(DTYPE_BITS)
-_decode_json = msgspec.json.Decoder().decode
+
+
+class _Entry(msgspec.Struct, gc=False):
+    """A tensor entry as the fast path decodes it; every field is checked after decoding.
+
+    Unknown fields are ignored rather than refused so that the ``__metadata__``
+    object decodes too (as an entry with no fields); an unknown field in a
+    tensor entry still takes the strict path, through the colon count.
+    """
+
+    dtype: str | None = None
+    shape: tuple[int, ...] | None = None
+    data_offsets: tuple[int, int] | None = None
+
+
+class _MetadataOnly(msgspec.Struct):
+    """The header's ``__metadata__`` as a string map, every other key skipped unparsed."""
+
+    metadata: dict[str, str] | None = msgspec.field(default=None, name="__metadata__")
+
+
+# Typed decoding builds the entries and checks JSON types in C: msgspec refuses
+# a float, a boolean or a string where an int belongs, and an offsets list
+# that is not exactly two ints.
+_decode_entries = msgspec.json.Decoder(dict[str, _Entry | None]).decode
+_decode_metadata = msgspec.json.Decoder(_MetadataOnly).decode
 
 
 def human_bytes(n: int) -> str:
@@ -168,80 +193,68 @@ def _fast_parse(
     a string. Once every string of the decoded header is known (tensor names,
     dtypes, metadata keys and values: nothing else may hold one here), the keys
     in the text number ``raw.count(b":")`` minus the colons in those strings. A
-    repeated key drops a pair from the decoded dicts, so the decoded key count
-    falls short of that number. The ``\\u003a`` escape (a colon not written as
-    ``:``) would break the count, so any such escape takes the strict path.
+    repeated key drops a pair from the decoded dicts, and a key the typed decode
+    ignores (a fourth key in an entry) is a colon no decoded key accounts for:
+    either way the decoded key count falls short of that number. The ``\\u003a``
+    escape (a colon not written as ``:``) would break the count, so any such
+    escape takes the strict path.
     """
     if b"\\u003a" in raw or b"\\u003A" in raw:
         return None
     try:
-        header = _decode_json(raw)
-    except (msgspec.DecodeError, RecursionError):
-        return None
-    if type(header) is not dict or not header:
+        header = _decode_entries(raw)
+    except msgspec.DecodeError:
         return None
     keys = len(header)
     metadata: dict[str, str] = {}
     in_strings = 0
-    if "__metadata__" in header:
-        meta = header.pop("__metadata__")
-        if meta is not None:
-            if type(meta) is not dict:
-                return None
-            values = list(meta.values())
-            if values and {type(v) for v in values} != {str}:
-                return None
-            keys += len(meta)
-            in_strings += "".join(meta).count(":") + "".join(values).count(":")
-            metadata = meta
-    entries = list(header.values())
-    if not entries or {type(e) for e in entries} != {dict} or {len(e) for e in entries} != {3}:
-        return None
-    try:
-        dtypes = [e["dtype"] for e in entries]
-        shapes = [e["shape"] for e in entries]
-        offsets = [e["data_offsets"] for e in entries]
-        if not set(dtypes) <= _DTYPES:
+    if header.pop("__metadata__", None) is not None:
+        # Decoded as an _Entry above (its keys ignored as unknown fields), so read
+        # it again as what it must be: a string-to-string map.
+        try:
+            meta = _decode_metadata(raw).metadata
+        except msgspec.DecodeError:
             return None
-    except (KeyError, TypeError):  # TypeError: an unhashable dtype
+        if meta is not None:
+            keys += len(meta)
+            in_strings += "".join(meta).count(":") + "".join(meta.values()).count(":")
+            metadata = meta
+    if not header:
         return None
-    if {type(s) for s in shapes} != {list} or {type(o) for o in offsets} != {list}:
+    names = list(header)
+    maybe_entries = list(header.values())
+    if None in maybe_entries:
         return None
-    if {len(o) for o in offsets} != {2}:
+    entries = cast(list[_Entry], maybe_entries)
+    dtypes = [e.dtype for e in entries]
+    maybe_shapes = [e.shape for e in entries]
+    maybe_offsets = [e.data_offsets for e in entries]
+    if None in maybe_shapes or None in maybe_offsets or not set(dtypes) <= _DTYPES:
         return None
-    begins = [o[0] for o in offsets]
-    ends = [o[1] for o in offsets]
-    if {type(x) for x in begins} | {type(x) for x in ends} != {int}:
-        return None
-    dims = {type(d) for s in shapes for d in s}
-    if dims and dims != {int}:  # bool is its own type: ``true`` is refused here
-        return None
-    tuples = [tuple(s) for s in shapes]
+    shapes = cast(list[tuple[int, ...]], maybe_shapes)
+    offsets = cast(list[tuple[int, int]], maybe_offsets)
     numels: dict[tuple[int, ...], int] = {}
-    for shape in set(tuples):
+    for shape in set(shapes):
         if shape and min(shape) < 0:
             return None
         numels[shape] = math.prod(shape)
     bits = DTYPE_BITS
-    if [numels[s] * bits[d] for s, d in zip(tuples, dtypes, strict=True)] != [
-        (e - b) * 8 for b, e in zip(begins, ends, strict=True)
+    if [numels[s] * bits[cast(str, d)] for s, d in zip(shapes, dtypes, strict=True)] != [
+        (e - b) * 8 for b, e in offsets
     ]:
         return None
     # Tiling: sorted by (begin, end), each span starts where the previous ended.
-    flat = [x for span in sorted(zip(begins, ends, strict=True)) for x in span]
+    flat = [x for span in sorted(offsets) for x in span]
     if flat[0] != 0 or flat[-1] != data_len or flat[1:-1:2] != flat[2::2]:
         return None
-    names = list(header)
     keys += 3 * len(entries)
     in_strings += "".join(names).count(":")  # dtypes and entry keys hold none
     if raw.count(b":") - in_strings != keys:
         return None
     tensors = tuple(
         [
-            TensorInfo(tname, dtype, shape, data_start + begin, end - begin)
-            for tname, dtype, shape, begin, end in zip(
-                names, dtypes, tuples, begins, ends, strict=True
-            )
+            TensorInfo(name, cast(str, dtype), shape, data_start + begin, end - begin)
+            for name, dtype, shape, (begin, end) in zip(names, dtypes, shapes, offsets, strict=True)
         ]
     )
     return tensors, metadata
