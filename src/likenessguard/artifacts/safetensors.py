@@ -226,11 +226,12 @@ def _fast_parse(
     if None in maybe_entries:
         return None
     entries = cast(list[_Entry], maybe_entries)
-    dtypes = [e.dtype for e in entries]
+    maybe_dtypes = [e.dtype for e in entries]
     maybe_shapes = [e.shape for e in entries]
     maybe_offsets = [e.data_offsets for e in entries]
-    if None in maybe_shapes or None in maybe_offsets or not set(dtypes) <= _DTYPES:
+    if None in maybe_shapes or None in maybe_offsets or not set(maybe_dtypes) <= _DTYPES:
         return None
+    dtypes = cast(list[str], maybe_dtypes)
     shapes = cast(list[tuple[int, ...]], maybe_shapes)
     offsets = cast(list[tuple[int, int]], maybe_offsets)
     numels: dict[tuple[int, ...], int] = {}
@@ -239,7 +240,7 @@ def _fast_parse(
             return None
         numels[shape] = math.prod(shape)
     bits = DTYPE_BITS
-    if [numels[s] * bits[cast(str, d)] for s, d in zip(shapes, dtypes, strict=True)] != [
+    if [numels[s] * bits[d] for s, d in zip(shapes, dtypes, strict=True)] != [
         (e - b) * 8 for b, e in offsets
     ]:
         return None
@@ -253,7 +254,7 @@ def _fast_parse(
         return None
     tensors = tuple(
         [
-            TensorInfo(name, cast(str, dtype), shape, data_start + begin, end - begin)
+            TensorInfo(name, dtype, shape, data_start + begin, end - begin)
             for name, dtype, shape, (begin, end) in zip(names, dtypes, shapes, offsets, strict=True)
         ]
     )
