@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from likenessguard.pipeline.executors.local import ProcessExecutor  # noqa: E402
-from likenessguard.pipeline.scanner import Scanner  # noqa: E402
+from likenessguard.pipeline.scanner import Scanner, chunk_size  # noqa: E402
 from likenessguard.store.catalog import Catalog  # noqa: E402
 from likenessguard.testing import kohya_metadata, lora_shapes  # noqa: E402
 
@@ -122,7 +122,7 @@ def scan(root: Path, db: Path, jobs: int) -> float:
     for leftover in db.parent.glob(db.name + "*"):
         leftover.unlink()
     catalog = Catalog.open(f"sqlite:///{db}")
-    executor = ProcessExecutor(jobs) if jobs > 1 else None
+    executor = ProcessExecutor(jobs, chunk_size=chunk_size(False)) if jobs > 1 else None
     try:
         started = time.perf_counter()
         scanner = Scanner(catalog, hash_files=False, executor=executor)

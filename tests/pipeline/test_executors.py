@@ -28,8 +28,12 @@ def _outcomes(executor: Executor, fn: Any, items: Any) -> set[tuple[Any, Any, An
 
 @pytest.mark.parametrize(
     "factory",
-    [lambda: ThreadExecutor(2), lambda: ProcessExecutor(2)],
-    ids=["threads", "processes"],
+    [
+        lambda: ThreadExecutor(2),
+        lambda: ProcessExecutor(2),
+        lambda: ProcessExecutor(2, chunk_size=8),
+    ],
+    ids=["threads", "processes", "process-chunks"],
 )
 def test_pools_match_the_serial_reference(factory: Any) -> None:
     reference = _outcomes(SerialExecutor(), square_or_fail, range(40))
@@ -46,16 +50,20 @@ def test_describe_exception_is_one_line() -> None:
     assert Outcome(1, error="x").ok is False
 
 
-def test_process_pool_survives_a_dying_worker() -> None:
-    outcomes = _outcomes(ProcessExecutor(2, max_pending=4), die_on_five, range(12))
+@pytest.mark.parametrize("chunk_size", [1, 4])
+def test_process_pool_survives_a_dying_worker(chunk_size: int) -> None:
+    # With chunks, the dead worker's whole chunk is re-run item by item.
+    ex = ProcessExecutor(2, max_pending=4, chunk_size=chunk_size)
+    outcomes = _outcomes(ex, die_on_five, range(12))
     assert len(outcomes) == 12
     assert (5, None, WORKER_DIED) in outcomes
     assert {(i, i + 100, None) for i in range(12) if i != 5} <= outcomes
 
 
-def test_process_pool_ships_the_function_once() -> None:
+@pytest.mark.parametrize("chunk_size", [1, 16])
+def test_process_pool_ships_the_function_once(chunk_size: int) -> None:
     CountingPickles.pickles = 0
-    outcomes = _outcomes(ProcessExecutor(2), CountingPickles(), range(50))
+    outcomes = _outcomes(ProcessExecutor(2, chunk_size=chunk_size), CountingPickles(), range(50))
     assert {o[1] for o in outcomes} == {-n for n in range(50)}
     assert CountingPickles.pickles == 1
 

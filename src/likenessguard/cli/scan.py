@@ -35,7 +35,13 @@ from likenessguard.pipeline.analyzers import build_analyzers
 from likenessguard.pipeline.base import ScanTarget
 from likenessguard.pipeline.executors.local import make_executor
 from likenessguard.pipeline.match import BankMatcher
-from likenessguard.pipeline.scanner import ScanEvent, Scanner, ScanStats, root_prefix
+from likenessguard.pipeline.scanner import (
+    ScanEvent,
+    Scanner,
+    ScanStats,
+    chunk_size,
+    root_prefix,
+)
 from likenessguard.pipeline.walk import WalkProblem, walk
 from likenessguard.reports.base import ReportFormat, make_report, severity_of
 from likenessguard.store.banks import index_record_matches
@@ -113,7 +119,7 @@ def scan_command(  # noqa: PLR0917  (Typer maps each option to a parameter)
         analyzers = build_analyzers(
             load_settings(), tuple(bank or ()), catalog=catalog, fingerprint=not no_hash
         )
-        executor = make_executor(jobs)
+        executor = make_executor(jobs, chunk_size=chunk_size(not no_hash))
     started = time.monotonic()
     scanner = Scanner(
         catalog, hash_files=not no_hash, analyzers=analyzers, executor=executor, force=rescan

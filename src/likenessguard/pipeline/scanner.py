@@ -111,6 +111,17 @@ def fewer_gc_passes() -> Iterator[None]:
             gc.unfreeze()
 
 
+def chunk_size(hash_files: bool) -> int:
+    """Files per process-pool task for a scan.
+
+    Header-only reads take a couple of milliseconds, about what moving one
+    task between processes costs, so they travel sixteen at a time; a hashing
+    scan reads whole files and keeps one per task so that the last large
+    files spread over every worker.
+    """
+    return 1 if hash_files else 16
+
+
 def root_prefix(path: str | os.PathLike[str]) -> str:
     """The URI prefix that covers everything a scan of ``path`` can store."""
     p = Path(os.path.abspath(path))

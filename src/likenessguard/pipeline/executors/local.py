@@ -174,11 +174,33 @@ def _run_installed(item: Any) -> tuple[bool, Any]:
         return False, describe_exception(exc)
 
 
+def _run_chunk(items: list[Any]) -> list[tuple[bool, Any]]:
+    """Run the installed function on each item of a chunk, each failure kept to its item."""
+    return [_run_installed(item) for item in items]
+
+
+def _chunks(items: Iterator[T], size: int) -> Iterator[list[T]]:
+    chunk: list[T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 class ProcessExecutor(_Closable):
     """A process pool that uses every core for CPU-bound parsing and hashing.
 
     Workers start with ``forkserver`` (not ``fork``): forking a parent that
     holds database connections and Rich's refresh thread is unsafe.
+
+    Items travel in chunks of ``chunk_size``: a header-only scan spends about
+    as long on a file as the pool spends moving one task and its result
+    between processes, so one task per file left a second worker slower than
+    none. A worker that dies takes its whole chunk; every item of it is then
+    re-run alone, as any item a dead worker held.
     """
 
     def __init__(
@@ -186,11 +208,15 @@ class ProcessExecutor(_Closable):
         workers: int,
         *,
         max_pending: int | None = None,
+        chunk_size: int = 1,
         start_method: str = "forkserver",
     ) -> None:
         if workers < 1:
             raise UsageError(f"--jobs must be at least 1, got {workers}")
+        if chunk_size < 1:
+            raise UsageError(f"chunk size must be at least 1, got {chunk_size}")
         self._workers = workers
+        self._chunk_size = chunk_size
         self._max_pending = max_pending or workers * 4
         self._context = multiprocessing.get_context(start_method)
         if start_method == "forkserver":
@@ -236,34 +262,35 @@ class ProcessExecutor(_Closable):
                 f"the function {fn!r} cannot be sent to worker processes ({exc}); "
                 "use a module-level function or run with --jobs 1"
             ) from None
-        it = iter(items)
+        it = _chunks(iter(items), self._chunk_size)
         exhausted = False
-        pending: dict[Future[Any], T] = {}
+        pending: dict[Future[Any], list[T]] = {}
         suspects: list[T] = []
         pool = self._pool(payload, self._workers)
         try:
             while True:
                 while not exhausted and not suspects and len(pending) < self._max_pending:
                     try:
-                        item = next(it)
+                        chunk = next(it)
                     except StopIteration:
                         exhausted = True
                         break
                     try:
-                        pending[pool.submit(_run_installed, item)] = item
+                        pending[pool.submit(_run_chunk, chunk)] = chunk
                     except BrokenProcessPool:
-                        suspects.append(item)
+                        suspects.extend(chunk)
                 if pending:
                     done, _ = wait(pending, return_when=FIRST_COMPLETED)
                     for fut in done:
-                        item = pending.pop(fut)
+                        chunk = pending.pop(fut)
                         try:
-                            ok, value = fut.result()
+                            results = fut.result()
                         except BrokenProcessPool:
                             # Every future in flight fails with the pool; collect them all.
-                            suspects.append(item)
+                            suspects.extend(chunk)
                             continue
-                        yield Outcome(item, value) if ok else Outcome(item, error=value)
+                        for item, (ok, value) in zip(chunk, results, strict=True):
+                            yield Outcome(item, value) if ok else Outcome(item, error=value)
                     continue
                 if suspects:
                     self._retire(pool)
@@ -296,12 +323,15 @@ class ProcessExecutor(_Closable):
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def make_executor(jobs: int, *, mode: Literal["process", "thread"] = "process") -> Executor:
+def make_executor(
+    jobs: int, *, mode: Literal["process", "thread"] = "process", chunk_size: int = 1
+) -> Executor:
     """The executor for ``--jobs N``: in-process for 1, else a process (or thread) pool.
 
     Args:
         jobs: parallel workers; 0 means one per CPU core.
         mode: ``process`` for CPU-bound local scans, ``thread`` for I/O-bound hub reads.
+        chunk_size: items per process-pool task (see :class:`ProcessExecutor`).
     """
     if jobs < 0:
         raise UsageError(f"--jobs must be 0 (one per core) or more, got {jobs}")
@@ -311,4 +341,4 @@ def make_executor(jobs: int, *, mode: Literal["process", "thread"] = "process") 
         return SerialExecutor()
     if mode == "thread":
         return ThreadExecutor(jobs)
-    return ProcessExecutor(jobs)
+    return ProcessExecutor(jobs, chunk_size=chunk_size)
