@@ -176,7 +176,10 @@ def identify(
     warnings: list[str] = []
     structure = layout.identity
     rank, alpha = structure.rank, structure.alpha
-    if structure.kind is Kind.TEXTUAL_INVERSION:
+    dtypes = {t.dtype for t in tensors}
+    if len(dtypes) == 1:  # the usual case: no need to set the alpha scalars aside
+        dtype = next(iter(dtypes))
+    elif structure.kind is Kind.TEXTUAL_INVERSION:
         dtype = _most_common(t.dtype for t in tensors)
     else:
         dtype = _most_common([t.dtype for t in tensors if t.name[-6:] != ".alpha"])

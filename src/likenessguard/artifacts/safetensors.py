@@ -107,6 +107,7 @@ class _MetadataOnly(msgspec.Struct):
 # that is not exactly two ints.
 _decode_entries = msgspec.json.Decoder(dict[str, _Entry | None]).decode
 _decode_metadata = msgspec.json.Decoder(_MetadataOnly).decode
+_decode_json_text = msgspec.json.Decoder().decode
 
 
 def human_bytes(n: int) -> str:
@@ -472,6 +473,14 @@ def decode_metadata(metadata: Mapping[str, str], name: str) -> tuple[dict[str, A
             decoded[key] = None
             continue
         try:
+            # msgspec first (several times faster on kohya's tag-frequency maps);
+            # what it refuses (NaN, very deep nesting) gets the stdlib's lenient say.
+            decoded[key] = _decode_json_text(value)
+        except (msgspec.DecodeError, RecursionError):
+            pass
+        else:
+            continue
+        try:
             decoded[key] = json.loads(value)
         except (ValueError, RecursionError) as exc:
             decoded[key] = value
@@ -515,7 +524,8 @@ def scalar_value(raw: bytes, dtype: str) -> float | None:
 def _alpha_values(
     tensors: tuple[TensorInfo, ...], read: Callable[[int, int], bytes | None]
 ) -> list[float]:
-    alphas = [t for t in tensors if t.name[-6:] == ".alpha" and t.nbytes <= 8]
+    # The size test first: it is an attribute read, and only scalars pass it.
+    alphas = [t for t in tensors if t.nbytes <= 8 and t.name[-6:] == ".alpha"]
     if len(alphas) > MAX_ALPHA_READS:
         step = len(alphas) / MAX_ALPHA_READS
         alphas = [alphas[int(i * step)] for i in range(MAX_ALPHA_READS)]
