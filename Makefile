@@ -12,11 +12,18 @@ DEMO_DB ?= sqlite:///demo.db
 $(UV):
 	$(PY) -m venv .tools && .tools/bin/pip install --quiet uv
 
+# Bytecode is compiled at install time: where PYTHONDONTWRITEBYTECODE is set (as
+# here, and in many container images) Python would otherwise recompile every
+# module in every process (the CLI, each test subprocess, each scan worker),
+# about three seconds each. The package itself is an editable install, so its
+# own sources are compiled too; a stale .pyc is ignored, never trusted.
 install: $(UV)
-	$(UV) sync --frozen --no-dev --all-extras
+	$(UV) sync --frozen --no-dev --all-extras --compile-bytecode
+	$(BIN)/python -m compileall -q src >/dev/null
 
 install-dev: $(UV)
-	$(UV) sync --frozen --all-extras
+	$(UV) sync --frozen --all-extras --compile-bytecode
+	$(BIN)/python -m compileall -q src >/dev/null
 
 # Debian's chromium for the browser tests; Playwright drives it, no browser download.
 browser:
