@@ -14,7 +14,7 @@ from likenessguard.banks.base import BankEntry
 from likenessguard.errors import BankError
 from likenessguard.hashing.base import FileHashes
 from likenessguard.hashing.fingerprint import DIM, Fingerprint
-from likenessguard.pipeline.match import find_mirrors, rematch
+from likenessguard.pipeline.match import MirrorIndex, copies_of, find_mirrors, rematch
 from likenessguard.store.banks import (
     add_entries,
     artifacts_matching,
@@ -277,3 +277,71 @@ def test_indexing_scan_matches_drops_autov3_matches_of_broken_records(engine: En
         severity = dict(conn.execute(select(ArtifactRow.uri, ArtifactRow.severity)).all())
     assert severity["file:///up/bad.safetensors"] < severity["file:///up/good.safetensors"]
     assert (catalog.get("file:///up/good.safetensors") or {})["matches"] == [stale]
+
+
+def test_copies_of_one_artifact_are_its_mirrors_cluster(engine: Engine) -> None:
+    """The case page's per-artifact walk against ``find_mirrors``, its brute-force twin."""
+    catalog = Catalog(engine)
+    bad = ("header of x.safetensors is not valid JSON: the file is corrupt or hostile",)
+    # Cluster 1: a chain only transitivity joins: sha256 -> fingerprint -> autov3.
+    _store(catalog, "file:///c1/a.safetensors", 0, _fp(20))
+    _store(catalog, "hf://x/a@1/a.safetensors", 0, None, hub="huggingface")
+    _store(catalog, "file:///c1/b.safetensors", 1, _fp(21, noise=0.3, base=20))
+    b_autov3 = _hashes(1).autov3
+    assert b_autov3 is not None
+    same_tensors = FileHashes("e" * 64, None, "e" * 10, b_autov3, "f" * 64, "00000001")
+    _store(catalog, "file:///c1/c.safetensors", 9, None, hashes=same_tensors)
+    # Cluster 2: two near-identical fingerprints. Loners: an unrelated model and
+    # a broken upload sharing cluster 1's AutoV3 (which links nothing).
+    _store(catalog, "file:///c2/d.safetensors", 2, _fp(30))
+    _store(catalog, "file:///c2/e.safetensors", 3, _fp(31, noise=0.05, base=30))
+    _store(catalog, "file:///x/alone.safetensors", 4, _fp(40))
+    tail = FileHashes("d" * 64, None, "d" * 10, b_autov3, "c" * 64, "00000002")
+    _store(catalog, "file:///x/broken.safetensors", 5, None, hashes=tail, errors=bad)
+    clusters = find_mirrors(engine)  # also stores the records' fingerprints
+    assert sorted(len(c.members) for c in clusters) == [2, 4]
+    index = MirrorIndex(engine)
+    with engine.connect() as conn:
+        ids = dict(conn.execute(select(ArtifactRow.uri, ArtifactRow.id)).all())
+    for uri, aid in ids.items():
+        cluster = next((c for c in clusters if uri in {m.uri for m in c.members}), None)
+        copies = copies_of(engine, aid, index=index)
+        expected = [m.uri for m in cluster.members if m.uri != uri] if cluster else []
+        assert [c.uri for c in copies] == expected, uri  # same members, earliest first
+        if cluster:
+            want = {m.id: set(cluster.methods) for m in cluster.members}
+            assert all(set(c.methods) <= want[c.id] for c in copies)
+    first = ids["file:///c1/a.safetensors"]
+    by_uri = {c.uri: c for c in copies_of(engine, first, index=index)}
+    assert by_uri["hf://x/a@1/a.safetensors"].method == "sha256"
+    assert by_uri["hf://x/a@1/a.safetensors"].similarity is None  # no stored fingerprint
+    # Per member, the links it takes part in, as ``mirrors`` reports them.
+    assert by_uri["file:///c1/b.safetensors"].methods == ("autov3", "fingerprint")
+    assert 0.5 < (by_uri["file:///c1/b.safetensors"].similarity or 0) < 1.0
+    assert by_uri["file:///c1/c.safetensors"].methods == ("autov3",)
+    assert copies_of(engine, first, index=index, limit=1) != []
+    assert len(copies_of(engine, first, index=index, limit=1)) == 1
+
+
+def test_mirror_index_follows_new_replaced_and_deleted_fingerprints(engine: Engine) -> None:
+    catalog = Catalog(engine)
+    _store(catalog, "file:///m/a.safetensors", 0, _fp(50))
+    find_mirrors(engine)
+    index = MirrorIndex(engine)
+    with engine.connect() as conn:
+        a = conn.execute(select(ArtifactRow.id)).scalar_one()
+    assert copies_of(engine, a, index=index) == []
+    # A scan adds a near copy: indexing its record stores the fingerprint, the
+    # long-lived index picks it up without a rebuild.
+    _store(catalog, "file:///m/b.safetensors", 1, _fp(51, noise=0.1, base=50))
+    index_record_matches(engine, ["file:///m/b.safetensors"])
+    assert [c.uri for c in copies_of(engine, a, index=index)] == ["file:///m/b.safetensors"]
+    # Rescanned with other weights: the replaced fingerprint no longer links.
+    _store(catalog, "file:///m/b.safetensors", 1, _fp(52))
+    index_record_matches(engine, ["file:///m/b.safetensors"])
+    assert copies_of(engine, a, index=index) == []
+    _store(catalog, "file:///m/c.safetensors", 2, _fp(53, noise=0.1, base=50))
+    index_record_matches(engine, ["file:///m/c.safetensors"])
+    assert [c.uri for c in copies_of(engine, a, index=index)] == ["file:///m/c.safetensors"]
+    catalog.delete(["file:///m/c.safetensors"])
+    assert copies_of(engine, a, index=index) == []

@@ -86,6 +86,60 @@ def test_case_page_shows_evidence_hashes_tags_mirrors_and_hides_previews(
     assert review.audit_log(sqlite_engine, action="case.view")
 
 
+def test_case_page_and_api_list_similar_weights_with_their_similarity(
+    sqlite_engine: Engine, tmp_path: Path
+) -> None:
+    import numpy as np
+
+    from likenessguard.hashing.fingerprint import DIM, Fingerprint
+    from likenessguard.store.banks import save_fingerprints
+    from likenessguard.testing.catalog import add_artifact
+
+    ids = seed_catalog(sqlite_engine, tmp_path)
+    seed_users(sqlite_engine)
+    token = review.create_api_token(sqlite_engine, "viewer")
+    case_id = case_of(sqlite_engine, ids["high"])
+    with make_client(sqlite_engine) as client:
+        login(client, "viewer")
+        html = client.get(f"/cases/{case_id}").text  # the app's index is built here
+        assert "someone/jane-roe-reup" in html and "other/lora-renamed" not in html
+        # A renamed, re-cast copy is catalogued later: other bytes, similar weights.
+        copy = add_artifact(
+            sqlite_engine,
+            uri="hf://other/lora-renamed@" + "e" * 40 + "/LORA.safetensors",
+            hub="huggingface",
+            repo="other/lora-renamed",
+            url="https://huggingface.co/other/lora-renamed",
+            sha256="9" * 64,
+        )
+        rng = np.random.default_rng(5)
+        v = rng.standard_normal(DIM).astype(np.float32)
+        w = v + 0.3 * rng.standard_normal(DIM).astype(np.float32)
+        fps = [
+            Fingerprint("adapter", 12, (x / np.linalg.norm(x)).astype(np.float32)) for x in (v, w)
+        ]
+        save_fingerprints(sqlite_engine, [(ids["high"], fps[0]), (copy, fps[1])])
+        similarity = round(fps[0].similarity(fps[1]), 4)
+        assert 0.5 < similarity < 0.99
+        html = client.get(f"/cases/{case_id}").text
+        rows = re.findall(r'<tr data-method="(\w+)">(.*?)</tr>', html, re.S)
+        assert [m for m, _ in rows] == ["sha256", "fingerprint"]
+        assert "other/lora-renamed" in rows[1][1] and f"{similarity:.4f}" in rows[1][1]
+        assert "similar weights" in rows[1][1]
+        detail = client.get(
+            f"/api/v1/cases/{case_id}", headers={"Authorization": f"Bearer {token}"}
+        ).json()
+        similar = [m for m in detail["mirrors"] if m["method"] == "fingerprint"]
+        assert [(m["artifact_id"], m["similarity"]) for m in similar] == [(copy, similarity)]
+        assert similar[0]["case_id"] is None  # no case synced for it yet
+        review.case_sync(sqlite_engine)
+        detail = client.get(
+            f"/api/v1/cases/{case_id}", headers={"Authorization": f"Bearer {token}"}
+        ).json()
+        similar = [m for m in detail["mirrors"] if m["method"] == "fingerprint"]
+        assert similar[0]["case_id"] == case_of(sqlite_engine, copy)
+
+
 def test_case_page_and_api_say_when_the_host_removed_the_file(
     sqlite_engine: Engine, tmp_path: Path
 ) -> None:

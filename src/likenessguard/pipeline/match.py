@@ -16,8 +16,11 @@ the catalog together (only the pipeline may orchestrate across them):
 from __future__ import annotations
 
 import os
+import threading
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -38,6 +41,9 @@ from likenessguard.pipeline.base import AnalysisResult, ScanContext
 from likenessguard.store.banks import (
     CatalogEngine,
     CatalogItem,
+    catalog_items,
+    catalog_items_with_hash,
+    fingerprint_stamp,
     iter_catalog,
     load_banks,
     load_fingerprints,
@@ -398,6 +404,25 @@ class _UnionFind:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
+def _exact_keys(item: CatalogItem) -> list[tuple[str, str]]:
+    """The (hash, value) pairs that make two artifacts the same file or the same weights.
+
+    AutoV3 counts only where it hashes parsed tensor data: two broken uploads
+    with a bogus header length can share an arbitrary tail.
+    """
+    hashes = item.signal_hashes
+    keys = []
+    for name in ("sha256", "autov3"):
+        value = hashes.get(name)
+        if value and len(value) == 64:
+            keys.append((name, value.lower()))
+    return keys
+
+
+def _threshold(kind: str, min_similarity: float | None) -> float:
+    return min_similarity if min_similarity is not None else THRESHOLDS.get(kind, 0.9)
+
+
 def find_mirrors(engine: CatalogEngine, min_similarity: float | None = None) -> list[MirrorCluster]:
     """Clusters of copies: same sha256 or full AutoV3, or fingerprints at least this similar.
 
@@ -417,26 +442,19 @@ def find_mirrors(engine: CatalogEngine, min_similarity: float | None = None) -> 
     methods: dict[int, set[str]] = {}
     by_key: dict[tuple[str, str], int] = {}
     for item in items.values():
-        # AutoV3 only where it hashes parsed tensor data: two broken uploads
-        # with a bogus header length can share an arbitrary tail.
-        hashes = item.signal_hashes
-        for name in ("sha256", "autov3"):
-            value = hashes.get(name)
-            if value and len(value) == 64:
-                key = (name, value.lower())
-                if key in by_key:
-                    uf.union(by_key[key], item.id)
-                    methods.setdefault(item.id, set()).add(name)
-                    methods.setdefault(by_key[key], set()).add(name)
-                else:
-                    by_key[key] = item.id
+        for key in _exact_keys(item):
+            if key in by_key:
+                uf.union(by_key[key], item.id)
+                methods.setdefault(item.id, set()).add(key[0])
+                methods.setdefault(by_key[key], set()).add(key[0])
+            else:
+                by_key[key] = item.id
     kinds: dict[str, list[int]] = {}
     for aid, fp in fingerprints.items():
         if aid in items:
             kinds.setdefault(fp.kind, []).append(aid)
     for kind, ids in kinds.items():
-        threshold = min_similarity if min_similarity is not None else THRESHOLDS.get(kind, 0.9)
-        index = VectorIndex(DIM, threshold)
+        index = VectorIndex(DIM, _threshold(kind, min_similarity))
         mat = np.stack([fingerprints[i].vector for i in ids])
         index.add_many(mat, ids)
         for aid, hits in zip(ids, index.query_many(mat), strict=True):
@@ -475,3 +493,181 @@ def find_mirrors(engine: CatalogEngine, min_similarity: float | None = None) -> 
         used = sorted(set().union(*(methods.get(a, set()) for a in members)))
         clusters.append(MirrorCluster(members=tuple(out), methods=tuple(used)))
     return sorted(clusters, key=lambda c: (-len(c.members), c.members[0].first_seen))
+
+
+# -- one artifact's copies (the review app's case page) -----------------------------
+
+
+class MirrorIndex:
+    """The catalog's stored fingerprints, indexed per kind, for one-artifact copy lookups.
+
+    ``mirrors`` rebuilds its index for each run; a case page cannot afford
+    that on every view, so the review app keeps one of these per process. Each
+    lookup first checks :func:`~likenessguard.store.banks.fingerprint_stamp`
+    (one aggregate query): new fingerprints are added to the index, and a
+    deleted or replaced one triggers a rebuild. Thread-safe. Memory is about
+    1 KiB per stored fingerprint (DIM float32 values).
+
+    Args:
+        engine: the catalog.
+        min_similarity: as for :func:`find_mirrors` (default: per kind, ``THRESHOLDS``).
+    """
+
+    def __init__(self, engine: CatalogEngine, min_similarity: float | None = None) -> None:
+        self.engine = engine
+        self.min_similarity = min_similarity
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, datetime | None] | None = None
+        self._fingerprints: dict[int, Fingerprint] = {}
+        self._indexes: dict[str, VectorIndex] = {}
+
+    def _add(self, fingerprints: Mapping[int, Fingerprint]) -> None:
+        kinds: dict[str, list[int]] = {}
+        for aid, fp in fingerprints.items():
+            self._fingerprints[aid] = fp
+            kinds.setdefault(fp.kind, []).append(aid)
+        for kind, ids in kinds.items():
+            index = self._indexes.get(kind)
+            if index is None:
+                index = self._indexes[kind] = VectorIndex(
+                    DIM, _threshold(kind, self.min_similarity)
+                )
+            index.add_many(np.stack([fingerprints[i].vector for i in ids]), ids)
+
+    def refresh(self) -> None:
+        """Bring the index up to date with the ``fingerprints`` table."""
+        with self._lock:
+            stamp = fingerprint_stamp(self.engine)
+            if stamp == self._stamp:
+                return
+            old = self._stamp
+            if old is not None and old[1] is not None and stamp[0] > old[0]:
+                fresh = load_fingerprints(self.engine, since=old[1])
+                if not fresh.keys() & self._fingerprints.keys() and (
+                    len(self._fingerprints) + len(fresh) == stamp[0]
+                ):
+                    self._add(fresh)
+                    self._stamp = stamp
+                    return
+            self._fingerprints, self._indexes = {}, {}
+            self._add(load_fingerprints(self.engine))
+            self._stamp = stamp
+
+    def fingerprint(self, artifact_id: int) -> Fingerprint | None:
+        """The stored fingerprint of an artifact (as of the last refresh)."""
+        return self._fingerprints.get(artifact_id)
+
+    def similar(self, fp: Fingerprint) -> list[tuple[int, float]]:
+        """Artifacts whose fingerprint is at least the threshold similar to ``fp``."""
+        index = self._indexes.get(fp.kind)
+        if index is None:
+            return []
+        with self._lock:
+            return list(index.query(fp.vector))
+
+
+@dataclass(frozen=True)
+class Copy:
+    """Another artifact in the same mirror cluster as the one asked about.
+
+    ``methods`` are the links that put it in the cluster (``sha256``,
+    ``autov3``, ``fingerprint``), as ``mirrors`` reports them per member;
+    ``similarity`` is its fingerprint similarity to the artifact asked about
+    (None when either has no stored fingerprint).
+    """
+
+    id: int
+    uri: str
+    path: str
+    hub: str
+    repo: str | None
+    url: str | None
+    first_seen: datetime
+    methods: tuple[str, ...]
+    similarity: float | None
+
+    @property
+    def method(self) -> str:
+        """The strongest link: sha256 (same file), then autov3 (same tensors), then fingerprint."""
+        for name in ("sha256", "autov3", "fingerprint"):
+            if name in self.methods:
+                return name
+        return self.methods[0] if self.methods else "fingerprint"
+
+
+def copies_of(
+    engine: CatalogEngine,
+    artifact_id: int,
+    *,
+    index: MirrorIndex | None = None,
+    limit: int = 200,
+) -> list[Copy]:
+    """Every other member of the mirror cluster holding ``artifact_id``, earliest seen first.
+
+    The same links as :func:`find_mirrors` (sha256, AutoV3 of parsed
+    safetensors, fingerprint similarity at the per-kind threshold), followed
+    from this one artifact through indexed hash lookups and ``index``, so it
+    costs a few queries instead of a pass over the catalog. The result is the
+    cluster ``mirrors`` prints for this artifact (tested against it), up to
+    ``limit`` members. Fingerprints come from the ``fingerprints`` table,
+    which scans, ``rematch`` and ``mirrors`` fill.
+
+    Args:
+        index: a long-lived :class:`MirrorIndex` (built for this call when None).
+        limit: at most this many copies (a cluster of thousands is cut, not walked).
+    """
+    if index is None:
+        index = MirrorIndex(engine)
+    index.refresh()
+    items = catalog_items(engine, [artifact_id])
+    if artifact_id not in items:
+        return []
+    methods: dict[int, set[str]] = {artifact_id: set()}
+    queue = deque([artifact_id])
+
+    def link(a: int, b: int, how: str) -> None:
+        methods.setdefault(a, set()).add(how)
+        if b not in methods:
+            if len(methods) > limit:
+                return
+            queue.append(b)
+        methods.setdefault(b, set()).add(how)
+
+    while queue:
+        node = queue.popleft()
+        item = items.get(node)
+        if item is not None:
+            for name, value in _exact_keys(item):
+                for other in catalog_items_with_hash(engine, name, value, limit=limit + 1):
+                    if other.id != node and (name, value) in _exact_keys(other):
+                        items.setdefault(other.id, other)
+                        link(node, other.id, name)
+        fp = index.fingerprint(node)
+        if fp is not None:
+            for other_id, _sim in index.similar(fp):
+                if other_id != node:
+                    link(node, other_id, "fingerprint")
+        missing = [i for i in queue if i not in items]
+        if missing:
+            items.update(catalog_items(engine, missing))
+    origin = index.fingerprint(artifact_id)
+    out = []
+    for aid, how in methods.items():
+        it = items.get(aid)
+        if aid == artifact_id or it is None:
+            continue
+        fp_b = index.fingerprint(aid)
+        out.append(
+            Copy(
+                id=aid,
+                uri=it.uri,
+                path=it.path,
+                hub=it.hub,
+                repo=it.repo,
+                url=it.url,
+                first_seen=it.first_seen,
+                methods=tuple(sorted(how)),
+                similarity=round(origin.similarity(fp_b), 4) if origin and fp_b else None,
+            )
+        )
+    return sorted(out, key=lambda c: (c.first_seen, c.id))

@@ -409,11 +409,15 @@ def save_fingerprints(engine: Engine, items: Iterable[tuple[int, Fingerprint]]) 
     return n
 
 
-def load_fingerprints(engine: Engine, kind: str | None = None) -> dict[int, Fingerprint]:
-    """Stored fingerprints by artifact id (optionally of one kind)."""
+def load_fingerprints(
+    engine: Engine, kind: str | None = None, *, since: datetime | None = None
+) -> dict[int, Fingerprint]:
+    """Stored fingerprints by artifact id (optionally of one kind, or computed after ``since``)."""
     query = select(FingerprintRow)
     if kind is not None:
         query = query.where(FingerprintRow.kind == kind)
+    if since is not None:
+        query = query.where(FingerprintRow.computed_at > since)
     out: dict[int, Fingerprint] = {}
     try:
         with Session(engine) as session:
@@ -424,48 +428,107 @@ def load_fingerprints(engine: Engine, kind: str | None = None) -> dict[int, Fing
     return out
 
 
+_CATALOG_COLUMNS = (
+    ArtifactRow.id,
+    ArtifactRow.uri,
+    ArtifactRow.path,
+    ArtifactRow.hub,
+    ArtifactRow.repo,
+    ArtifactRow.url,
+    ArtifactRow.first_seen,
+    ArtifactRow.record,
+    ArtifactRow.format,
+    ArtifactRow.error_count,
+    *(getattr(ArtifactRow, n) for n in HASH_NAMES),
+)
+
+
+def _catalog_item(row: Any) -> CatalogItem:
+    record = row.record or {}
+    first_seen = row.first_seen
+    if first_seen.tzinfo is None:
+        first_seen = first_seen.replace(tzinfo=UTC)
+    fingerprint = record.get("fingerprint")
+    return CatalogItem(
+        id=row.id,
+        uri=row.uri,
+        path=row.path,
+        hub=row.hub,
+        repo=row.repo,
+        url=row.url,
+        first_seen=first_seen,
+        hashes={n: getattr(row, n) for n in HASH_NAMES},
+        fingerprint=fingerprint if isinstance(fingerprint, str) else None,
+        format=row.format,
+        errors=int(row.error_count or 0),
+    )
+
+
 def iter_catalog(engine: Engine) -> Iterator[CatalogItem]:
     """Every catalog artifact with its hashes and the fingerprint its record carries."""
-    columns = (
-        ArtifactRow.id,
-        ArtifactRow.uri,
-        ArtifactRow.path,
-        ArtifactRow.hub,
-        ArtifactRow.repo,
-        ArtifactRow.url,
-        ArtifactRow.first_seen,
-        ArtifactRow.record,
-        ArtifactRow.format,
-        ArtifactRow.error_count,
-        *(getattr(ArtifactRow, n) for n in HASH_NAMES),
-    )
     try:
         with engine.connect() as conn:
             result = conn.execute(
-                select(*columns).order_by(ArtifactRow.id).execution_options(yield_per=500)
+                select(*_CATALOG_COLUMNS).order_by(ArtifactRow.id).execution_options(yield_per=500)
             )
             for row in result:
-                record = row.record or {}
-                first_seen = row.first_seen
-                if first_seen.tzinfo is None:
-                    first_seen = first_seen.replace(tzinfo=UTC)
-                yield CatalogItem(
-                    id=row.id,
-                    uri=row.uri,
-                    path=row.path,
-                    hub=row.hub,
-                    repo=row.repo,
-                    url=row.url,
-                    first_seen=first_seen,
-                    hashes={n: getattr(row, n) for n in HASH_NAMES},
-                    fingerprint=record.get("fingerprint")
-                    if isinstance(record.get("fingerprint"), str)
-                    else None,
-                    format=row.format,
-                    errors=int(row.error_count or 0),
-                )
+                yield _catalog_item(row)
     except SQLAlchemyError as exc:
         raise _fail(engine, "read the catalog", exc) from exc
+
+
+def catalog_items(engine: Engine, ids: Iterable[int]) -> dict[int, CatalogItem]:
+    """The catalog artifacts with these ids (missing ones are absent)."""
+    wanted = list(dict.fromkeys(ids))
+    out: dict[int, CatalogItem] = {}
+    try:
+        with engine.connect() as conn:
+            for i in range(0, len(wanted), 500):
+                rows = conn.execute(
+                    select(*_CATALOG_COLUMNS).where(ArtifactRow.id.in_(wanted[i : i + 500]))
+                )
+                out.update((row.id, _catalog_item(row)) for row in rows)
+    except SQLAlchemyError as exc:
+        raise _fail(engine, "read the catalog", exc) from exc
+    return out
+
+
+def catalog_items_with_hash(
+    engine: Engine, name: str, value: str, *, limit: int = 1000
+) -> list[CatalogItem]:
+    """Catalog artifacts whose ``name`` hash (sha256, autov3, ...) is ``value`` (indexed lookup)."""
+    if name not in HASH_NAMES:
+        raise ValueError(f"unknown hash {name!r}: use one of {', '.join(HASH_NAMES)}")
+    column = getattr(ArtifactRow, name)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(*_CATALOG_COLUMNS)
+                .where(column == value.lower())
+                .order_by(ArtifactRow.id)
+                .limit(limit)
+            )
+            return [_catalog_item(row) for row in rows]
+    except SQLAlchemyError as exc:
+        raise _fail(engine, "read the catalog", exc) from exc
+
+
+def fingerprint_stamp(engine: Engine) -> tuple[int, datetime | None]:
+    """(how many, newest ``computed_at``) of the stored fingerprints: changes on every write.
+
+    Lets a long-lived similarity index (the review app's) notice new or
+    replaced fingerprints with one aggregate query instead of reloading them.
+    """
+    try:
+        with engine.connect() as conn:
+            count, newest = conn.execute(
+                select(func.count(), func.max(FingerprintRow.computed_at))
+            ).one()
+    except SQLAlchemyError as exc:
+        raise _fail(engine, "read fingerprints", exc) from exc
+    if newest is not None and newest.tzinfo is None:
+        newest = newest.replace(tzinfo=UTC)
+    return int(count), newest
 
 
 def record_matches(
@@ -561,12 +624,14 @@ def artifacts_matching(engine: Engine, bank: str) -> list[int]:
 
 
 def index_record_matches(engine: Engine, uris: Iterable[str]) -> int:
-    """Copy the matches that scans wrote into records into the ``matches`` table.
+    """Copy the matches and fingerprints that scans wrote into records into their tables.
 
     Scan workers write whole records (matches included) through the catalog
-    writer; the review app filters by bank on the ``matches`` table. This keeps
-    the table in step for just the artifacts a scan touched, instead of a full
-    ``rematch``. Returns the number of match rows written.
+    writer; the review app filters by bank on the ``matches`` table and finds
+    similar copies in the ``fingerprints`` table. This keeps both in step for
+    just the artifacts a scan touched, instead of a full ``rematch``; a
+    fingerprint is rewritten only when it changed. Returns the number of match
+    rows written.
     """
     wanted = list(dict.fromkeys(uris))
     written = 0
@@ -583,6 +648,7 @@ def index_record_matches(engine: Engine, uris: Iterable[str]) -> int:
                         ArtifactRow.error_count,
                     ).where(ArtifactRow.uri.in_(chunk))
                 ).all()
+                _index_fingerprints(session, {aid: rec for aid, rec, _f, _e in rows}, now)
                 for artifact_id, record, fmt, error_count in rows:
                     session.execute(delete(MatchRow).where(MatchRow.artifact_id == artifact_id))
                     matches = list((record or {}).get("matches") or ())
@@ -601,13 +667,15 @@ def index_record_matches(engine: Engine, uris: Iterable[str]) -> int:
                             )
                     for m in matches:
                         entry_id = (m.get("entry") or {}).get("id")
-                        if entry_id is None or not m.get("bank"):
+                        if not m.get("bank") or not str(entry_id).isdigit():
+                            # Only entries of a stored bank have row ids; a custom
+                            # analyzer's match stays in the record alone.
                             continue
                         session.add(
                             MatchRow(
                                 artifact_id=artifact_id,
                                 bank=str(m["bank"]),
-                                entry_id=int(entry_id),
+                                entry_id=int(str(entry_id)),
                                 method=str(m.get("method") or ""),
                                 similarity=float(m.get("similarity") or 0.0),
                                 negative=bool(m.get("negative")),
@@ -618,3 +686,39 @@ def index_record_matches(engine: Engine, uris: Iterable[str]) -> int:
     except SQLAlchemyError as exc:
         raise _fail(engine, "index record matches", exc) from exc
     return written
+
+
+def _index_fingerprints(
+    session: Session, records: Mapping[int, Mapping[str, Any] | None], now: datetime
+) -> None:
+    """Store the fingerprints these records carry where the table lacks them or differs."""
+    fresh: dict[int, Fingerprint] = {}
+    for artifact_id, record in records.items():
+        text = (record or {}).get("fingerprint")
+        if not isinstance(text, str):
+            continue
+        try:
+            fresh[artifact_id] = Fingerprint.from_text(text)
+        except ValueError:
+            continue  # rematch reports unusable stored fingerprints
+    if not fresh:
+        return
+    stored = {
+        row.artifact_id: row.vector
+        for row in session.scalars(
+            select(FingerprintRow).where(FingerprintRow.artifact_id.in_(list(fresh)))
+        )
+    }
+    for artifact_id, fp in fresh.items():
+        vector = fp.to_bytes()
+        if stored.get(artifact_id) == vector:
+            continue
+        session.merge(
+            FingerprintRow(
+                artifact_id=artifact_id,
+                kind=fp.kind,
+                modules=fp.modules,
+                vector=vector,
+                computed_at=now,
+            )
+        )

@@ -250,7 +250,12 @@ class Decision:
 
 @dataclass(frozen=True, slots=True)
 class Mirror:
-    """Another catalog artifact with the same bytes (or the same tensor data)."""
+    """Another catalog artifact with the same bytes, the same tensor data or similar weights.
+
+    ``similarity`` is the weight-fingerprint similarity to the case's artifact
+    (None when either has no fingerprint); ``removed`` the ``hub_removals``
+    reason when its host took it down.
+    """
 
     artifact_id: int
     uri: str
@@ -259,6 +264,8 @@ class Mirror:
     url: str | None
     method: str
     case_id: int | None
+    similarity: float | None = None
+    removed: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -269,6 +276,8 @@ class Mirror:
             "url": self.url,
             "method": self.method,
             "case_id": self.case_id,
+            "similarity": self.similarity,
+            "removed_from_hub": self.removed,
         }
 
 
@@ -1076,6 +1085,23 @@ def _mirrors(conn: Connection, art: Any) -> Iterator[Mirror]:
             yield Mirror(
                 other.id, other.uri, other.hub, other.repo, other.url, method, other.case_id
             )
+
+
+def case_ids(engine: Engine, artifact_ids: Iterable[int]) -> dict[int, int]:
+    """Artifact id -> case id, for the artifacts that have a case."""
+    ids = list(dict.fromkeys(artifact_ids))
+    out: dict[int, int] = {}
+    with engine.connect() as conn:
+        for i in range(0, len(ids), 500):
+            out.update(
+                (int(a), int(c))
+                for a, c in conn.execute(
+                    select(CaseRow.artifact_id, CaseRow.id).where(
+                        CaseRow.artifact_id.in_(ids[i : i + 500])
+                    )
+                )
+            )
+    return out
 
 
 def case_artifact_path(engine: Engine, case_id: int) -> tuple[str, Mapping[str, Any]] | None:

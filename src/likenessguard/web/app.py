@@ -25,6 +25,7 @@ from starlette.requests import ClientDisconnect
 
 from likenessguard.config import data_dir
 from likenessguard.errors import StoreError, UsageError
+from likenessguard.pipeline.match import MirrorIndex
 from likenessguard.store.db import open_catalog
 from likenessguard.store.review import Engine, process_takedowns, serving_engine
 from likenessguard.web.routes import api, hooks, pages, public
@@ -228,6 +229,9 @@ def create_app(engine_or_url: Engine | str, settings: WebSettings | None = None)
     app.state.settings = settings
     app.state.jinja = make_env()
     app.state.searcher = searcher
+    # Fingerprints indexed once per process for the case page's mirror cluster;
+    # refreshed from the fingerprints table on each lookup (pipeline.match).
+    app.state.mirror_index = MirrorIndex(engine)
     app.state.login_limiter = RateLimiter(settings.login_limit, settings.rate_window_s)
     app.state.login_ip_limiter = RateLimiter(settings.login_limit * 5, settings.rate_window_s)
     app.state.takedown_limiter = RateLimiter(settings.takedown_limit, settings.rate_window_s)

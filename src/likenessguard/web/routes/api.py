@@ -32,7 +32,7 @@ from likenessguard.web.routes.common import (
     Viewer,
     settings_of,
 )
-from likenessguard.web.routes.pages import bank_csv_lines, jsonl_lines, load_case
+from likenessguard.web.routes.pages import bank_csv_lines, jsonl_lines, load_case, with_copies
 from likenessguard.web.security import client_ip, make_grant
 
 router = APIRouter(tags=["review"])
@@ -131,8 +131,8 @@ def counts(
 
 
 @router.get("/cases/{case_id}", summary="One case with its artifact, record, decisions, mirrors")
-def get_case(engine: Db, user: Viewer, case_id: CaseId) -> dict[str, Any]:
-    detail = load_case(engine, case_id, user)
+def get_case(request: Request, engine: Db, user: Viewer, case_id: CaseId) -> dict[str, Any]:
+    detail = with_copies(request, engine, load_case(engine, case_id, user))
     review.audit(engine, user.name, "case.view", f"case:{case_id}")
     out = detail.to_json()
     out["previews"] = len(find_previews(str(detail.artifact["path"]), detail.record))

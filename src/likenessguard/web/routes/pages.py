@@ -6,6 +6,7 @@ keyboard navigation) but every action also works as a plain form post.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from typing import Annotated
@@ -21,7 +22,9 @@ from fastapi.responses import (
     StreamingResponse,
 )
 
+from likenessguard.pipeline.match import MirrorIndex, copies_of
 from likenessguard.store import review
+from likenessguard.store.hubs import HubStore
 from likenessguard.store.review import POLICY_REASONS, ROLES, CaseDetail, User
 from likenessguard.verdicts.base import Severity
 from likenessguard.web.previews import IMAGE_TYPES, find_previews
@@ -50,6 +53,36 @@ def load_case(engine: Db, case_id: int, user: User) -> CaseDetail:
     if detail is None or (detail.case.queue == "escalation" and not user.can("admin")):
         raise HTTPException(404, f"case {case_id} does not exist or is not visible to you")
     return detail
+
+
+def with_copies(request: Request, engine: Db, detail: CaseDetail) -> CaseDetail:
+    """The case with its whole mirror cluster, as ``likenessguard mirrors`` finds it.
+
+    Same file (sha256), same tensors (AutoV3 of parsed safetensors) and
+    similar weights (fingerprint at the per-kind threshold), through the same
+    rules as ``mirrors`` (``pipeline.match.copies_of``) and the app's
+    long-lived :class:`~likenessguard.pipeline.match.MirrorIndex`.
+    """
+    index: MirrorIndex = request.app.state.mirror_index
+    copies = copies_of(engine, detail.case.artifact_id, index=index)
+    ids = [c.id for c in copies]
+    cases = review.case_ids(engine, ids)
+    gone = HubStore(engine).removals(ids)
+    mirrors = tuple(
+        review.Mirror(
+            c.id,
+            c.uri,
+            c.hub,
+            c.repo,
+            c.url,
+            c.method,
+            cases.get(c.id),
+            c.similarity,
+            gone[c.id].reason if c.id in gone else None,
+        )
+        for c in copies
+    )
+    return dataclasses.replace(detail, mirrors=mirrors)
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -135,7 +168,7 @@ def case_page(
     reveal: Annotated[int | None, Query(ge=0, le=64)] = None,
     grant: Annotated[str | None, Query(max_length=400)] = None,
 ) -> Response:
-    detail = load_case(engine, case_id, user)
+    detail = with_copies(request, engine, load_case(engine, case_id, user))
     review.audit(engine, user.name, "case.view", f"case:{case_id}")
     previews = find_previews(str(detail.artifact["path"]), detail.record)
     secret = settings_of(request).secret_key
