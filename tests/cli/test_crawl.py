@@ -88,6 +88,51 @@ def test_sweep_then_worker_once(sqlite_url: str) -> None:
         catalog.close()
 
 
+def test_civitai_sweep_then_worker_once(sqlite_url: str) -> None:
+    """Civitai sends no webhooks: a sweep queues the models, the worker scans their listings."""
+    with HubServer() as hub:
+        for i in (1, 2):
+            record, files = civitai_record(
+                i,
+                f"Chalk style {i}",
+                files={f"c{i}.safetensors": synthetic_lora(i)},
+                endpoint=hub.url,
+            )
+            hub.add_civitai_model(record, files)
+        code, _, err = run(
+            "sweep", "--hub", "civitai", "--endpoint", hub.url, "--db", sqlite_url, "--rate", "0"
+        )
+        assert code == 0, err
+        assert "2 queued" in err
+        code, _, err = run(
+            "worker",
+            "--once",
+            "--civitai-endpoint",
+            hub.url,
+            "--db",
+            sqlite_url,
+            "--rate",
+            "0",
+            "--fingerprint",
+            "none",
+        )
+        assert code == 0, err
+        assert "worker: 2 done, 0 failed" in err
+        assert hub.stats.content_bytes == 0
+    catalog = Catalog.open(sqlite_url)
+    try:
+        uris = sorted(r["location"]["uri"] for r in catalog.iter_records())
+        assert uris == [
+            "civitai://model/1/version/11/c1.safetensors",
+            "civitai://model/2/version/21/c2.safetensors",
+        ]
+        assert len(list(HubStore(catalog.engine).listings("civitai"))) == 2
+    finally:
+        catalog.close()
+    code, _, err = run("sweep", "--hub", "local", "--db", sqlite_url)
+    assert code == int(ExitCode.USAGE) and "no sweep" in err
+
+
 def test_errors_are_one_line_with_exit_codes(sqlite_url: str) -> None:
     with HubServer(token="secret") as hub:
         hub.populate(1)

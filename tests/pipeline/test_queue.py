@@ -232,3 +232,53 @@ def _ids(catalog: Catalog) -> list[tuple[int, dict]]:
 
     with catalog.engine.connect() as conn:
         return [(i, r) for i, r in conn.execute(select(ArtifactRow.id, ArtifactRow.record))]
+
+
+def test_civitai_sweep_and_worker_watch_new_versions(sqlite_url: str) -> None:
+    """The continuous Civitai watch: sweep queues moved models, the worker scans them."""
+    from likenessguard.pipeline.crawl import EventScanner, sweep
+    from likenessguard.testing.hubserver import civitai_record
+
+    with HubServer() as hub:
+        records = {}
+        for i in (1, 2, 3):
+            record, files = civitai_record(
+                i, f"Ink style {i}", files={f"ink{i}.safetensors": _lora(f"i{i}")}, endpoint=hub.url
+            )
+            hub.add_civitai_model(record, files)
+            records[i] = record
+        catalog = Catalog.open(sqlite_url)
+        store = HubStore(catalog.engine)
+        hf = ConnectorSpec("huggingface", endpoint=hub.url, policy=FAST)
+        civitai = ConnectorSpec("civitai", endpoint=hub.url, policy=FAST)
+        scan = EventScanner(
+            {"huggingface": hf, "civitai": civitai},
+            lambda spec: Crawler(spec, catalog, executor=SerialExecutor(), options=CrawlOptions()),
+        )
+        worker = Worker(store, scan, worker_id="w")
+        assert sweep(civitai, catalog, RepoQuery()) == (3, 3)
+        worker.run(exit_when_idle=True)
+        assert store.event_counts()["done"] == 3 and set(scan.crawlers) == {"civitai"}
+        assert len(list(catalog.iter_records())) == 3
+        assert sweep(civitai, catalog, RepoQuery())[1] == 0  # nothing moved
+
+        # Model 2 gets a new version: the next sweep queues it, the worker adds its file.
+        newer = dict(records[2]["modelVersions"][0])
+        newer.update(
+            id=22,
+            updatedAt="2026-06-01T00:00:00.000Z",
+            files=[dict(newer["files"][0], id=2200, name="ink2_v2.safetensors")],
+        )
+        hub.add_civitai_model(records[2] | {"modelVersions": [newer, *records[2]["modelVersions"]]})
+        assert sweep(civitai, catalog, RepoQuery())[1] == 1  # only the moved model is queued
+        worker.run(exit_when_idle=True)
+        uris = {r["location"]["uri"] for r in catalog.iter_records()}
+        assert "civitai://model/2/version/22/ink2_v2.safetensors" in uris and len(uris) == 4
+        assert hub.stats.content_bytes == 0  # listings and Civitai's hashes only
+        # An event for a hub the worker has no connector for fails with a clear reason.
+        store.enqueue("gitlab", "x/y", "1", "sweep", {})
+        only_hf = Worker(store, EventScanner({"huggingface": hf}, scan.make), max_attempts=1)
+        only_hf.run(exit_when_idle=True)
+        (failed,) = store.events("failed")
+        assert "hub 'gitlab'" in (failed.error or "")
+        catalog.close()

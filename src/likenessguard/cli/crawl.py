@@ -28,6 +28,7 @@ from likenessguard.pipeline.crawl import (
     ConnectorSpec,
     Crawler,
     CrawlOptions,
+    EventScanner,
     close_connectors,
     crawl_executor,
     sweep,
@@ -218,38 +219,51 @@ def worker_command(  # noqa: PLR0917  (Typer maps each option to a parameter)
     bank: Annotated[
         list[str] | None, typer.Option("--bank", help="Match against this bank (repeatable).")
     ] = None,
+    civitai_endpoint: Annotated[
+        str | None,
+        typer.Option(
+            "--civitai-endpoint",
+            help="Civitai URL for events 'sweep --hub civitai' queued (default: the "
+            "civitai_endpoint setting; token from $CIVITAI_TOKEN).",
+        ),
+    ] = None,
 ) -> None:
     """Scan the repos that Hugging Face webhooks (and sweeps) queued."""
     err = console(stderr=True)
     with exit_on_error():
-        spec = _spec(
-            Hub.huggingface,
-            endpoint=endpoint,
-            token=token,
-            root=None,
-            concurrency=concurrency,
-            rate=rate,
-            max_download=max_download,
-        )
+        specs = {
+            h.value: _spec(
+                h,
+                endpoint=endpoint if h is Hub.huggingface else civitai_endpoint,
+                token=token if h is Hub.huggingface else None,
+                root=None,
+                concurrency=concurrency,
+                rate=rate,
+                max_download=max_download,
+            )
+            for h in (Hub.huggingface, Hub.civitai)
+        }
         catalog = open_catalog(db)
         settings = load_settings()
         analyzers = build_analyzers(settings, tuple(bank or ()), catalog=catalog)
         pool = crawl_executor("local", concurrency)
         try:
-            crawler = Crawler(
-                spec,
-                catalog,
-                analyzers,
-                executor=pool,
-                options=CrawlOptions(
-                    fingerprint=fingerprint.value,  # type: ignore[arg-type]
-                    concurrency=concurrency,
-                ),
-            )
+
+            def make(spec: ConnectorSpec) -> Crawler:
+                return Crawler(
+                    spec,
+                    catalog,
+                    analyzers,
+                    executor=pool,
+                    options=CrawlOptions(
+                        fingerprint=fingerprint.value,  # type: ignore[arg-type]
+                        concurrency=concurrency,
+                    ),
+                )
 
             worker = Worker(
                 HubStore(catalog.engine),
-                crawler.scan_event,
+                EventScanner(specs, make),
                 wakeup=make_wakeup(settings.get("redis_url") or None),
                 log=lambda line: err.print(line, markup=False),
             )
@@ -267,6 +281,14 @@ def worker_command(  # noqa: PLR0917  (Typer maps each option to a parameter)
 
 def sweep_command(  # noqa: PLR0917  (Typer maps each option to a parameter)
     db: DbOption = None,
+    hub: Annotated[
+        Hub,
+        typer.Option(
+            "--hub",
+            help="huggingface (fills webhook gaps) or civitai (no webhooks: the sweep is the "
+            "watch).",
+        ),
+    ] = Hub.huggingface,
     endpoint: EndpointOption = None,
     token: TokenOption = None,
     author: Annotated[str | None, typer.Option("--author", help="Only this author.")] = None,
@@ -280,8 +302,12 @@ def sweep_command(  # noqa: PLR0917  (Typer maps each option to a parameter)
     """Queue every repo that changed since the last sweep (fills webhook gaps)."""
     err = console(stderr=True)
     with exit_on_error():
+        if hub is Hub.local:
+            raise UsageError(
+                "a local folder has no sweep: rescan it with 'likenessguard crawl local' or 'scan'"
+            )
         spec = _spec(
-            Hub.huggingface,
+            hub,
             endpoint=endpoint,
             token=token,
             root=None,

@@ -681,6 +681,38 @@ class Crawler:
         )
 
 
+class EventScanner:
+    """Scans queued events with one :class:`Crawler` per hub, built on first use.
+
+    The worker drains one queue fed by Hugging Face webhooks and by sweeps of
+    any hub; each event is scanned by the crawler of its own hub (Hugging Face
+    at the event's commit, Civitai the model's current listing).
+
+    Args:
+        specs: a connector spec per hub name (``huggingface``, ``civitai``).
+        make: builds the crawler for a spec (analyzers, executor, options).
+    """
+
+    def __init__(
+        self, specs: Mapping[str, ConnectorSpec], make: Callable[[ConnectorSpec], Crawler]
+    ) -> None:
+        self.specs = dict(specs)
+        self.make = make
+        self.crawlers: dict[str, Crawler] = {}
+
+    def __call__(self, event: HubEvent) -> int:
+        crawler = self.crawlers.get(event.hub)
+        if crawler is None:
+            spec = self.specs.get(event.hub)
+            if spec is None:
+                raise UsageError(
+                    f"event {event.id} is for hub {event.hub!r}, which this worker does not "
+                    f"scan (it scans {', '.join(sorted(self.specs))})"
+                )
+            crawler = self.crawlers[event.hub] = self.make(spec)
+        return crawler.scan_event(event)
+
+
 def sweep(
     spec: ConnectorSpec,
     catalog: Catalog,
@@ -694,7 +726,9 @@ def sweep(
     periodic sweep lists repos modified since its own watermark and enqueues an
     event for each whose commit differs from the catalog's. Events are
     deduplicated on (repo, commit), so a sweep and a webhook announcing the
-    same commit cost one scan.
+    same commit cost one scan. Civitai sends no webhooks at all: there a sweep
+    (a model's "commit" is its newest version id) and the worker are the
+    continuous watch.
 
     Returns:
         (repos listed, events newly queued).
