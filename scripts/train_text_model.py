@@ -3,9 +3,11 @@
 Usage:
     python scripts/train_text_model.py /path/to/civitai-2023-07-dev.jsonl
 
-Writes src/likenessguard/verdicts/data/text_models.npz (four hashed-feature
-logistic regressions: real_person / sexual x full / disguised; C and the
-decision threshold chosen by inner 3-fold cross-validation) and records in it a
+Writes src/likenessguard/verdicts/data/text_models.npz (four stacked models,
+real_person / sexual x full / disguised: hashed-feature logistic regressions
+over all features and per field group, combined by a logistic stacker fitted on
+their inner-3-fold out-of-fold logits, its threshold chosen by inner 3-fold
+cross-validation; see likenessguard.verdicts.training) and records in it a
 few fixed feature vectors with the scores they get, so a test can prove the
 shipped file loads offline and scores exactly as at training time. Needs
 scikit-learn (dev dependency); the package itself only needs numpy.
@@ -22,7 +24,7 @@ from pathlib import Path
 
 from likenessguard.evidence.base import Evidence
 from likenessguard.verdicts.evaluate import read_listings
-from likenessguard.verdicts.features import FEATURE_VERSION, featurize
+from likenessguard.verdicts.features import FEATURE_VERSION, featurize_groups
 from likenessguard.verdicts.model import TextModels
 from likenessguard.verdicts.training import prepare, train_models
 
@@ -55,12 +57,12 @@ def main() -> None:
         print(e, file=sys.stderr)
     print(f"featurizing {len(records)} records", file=sys.stderr)
     prep = prepare(records)
-    print("training (inner 3-fold CV picks C and threshold per model)", file=sys.stderr)
+    print("training (inner 3-fold CV: base logits for the stacker, its threshold)", file=sys.stderr)
     models = train_models(prep)
     probes = []
     for ev in PROBES:
-        ids = featurize(ev)
-        probes.append({"ids": ids, "scores": {}})
+        groups = {name: list(ids) for name, ids in featurize_groups(ev).items()}
+        probes.append({"ids": groups, "scores": {}})
     meta = {
         "trained_on": src.name,
         "trained_sha256": hashlib.sha256(src.read_bytes()).hexdigest(),

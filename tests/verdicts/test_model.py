@@ -8,8 +8,14 @@ import numpy as np
 import pytest
 
 from likenessguard.errors import ConfigError
-from likenessguard.verdicts.features import DIM, FEATURE_VERSION, featurize
-from likenessguard.verdicts.model import LinearModel, TextModels, shipped_models
+from likenessguard.verdicts.features import DIM, FEATURE_VERSION, featurize_groups
+from likenessguard.verdicts.model import (
+    MODEL_FORMAT,
+    LinearModel,
+    StackedModel,
+    TextModels,
+    shipped_models,
+)
 
 
 def test_shipped_models_reproduce_training_scores() -> None:
@@ -29,11 +35,12 @@ def test_shipped_models_reproduce_training_scores() -> None:
     assert len(probes) == len(train_script.PROBES)
     for probe, evidence in zip(probes, train_script.PROBES, strict=True):
         # The features are computed the same way today as at training time...
-        assert featurize(evidence) == probe["ids"]
+        groups = featurize_groups(evidence)
+        assert {k: list(v) for k, v in groups.items()} == probe["ids"]
         # ...and the shipped weights give the same scores.
         for key, expected in probe["scores"].items():
             label, cond = key.split(".")
-            assert tm.models[(label, cond)].score(probe["ids"]) == pytest.approx(expected, abs=1e-6)
+            assert tm.models[(label, cond)].score(groups) == pytest.approx(expected, abs=1e-6)
 
 
 def test_probes_are_sensible() -> None:
@@ -47,22 +54,39 @@ def test_probes_are_sensible() -> None:
 def test_save_load_roundtrip_and_version_check(tmp_path: Path) -> None:
     w = np.zeros(DIM, np.float32)
     w[[3, 99, 1000]] = [0.5, -1.25, 2.0]
-    tm = TextModels({("sexual", "full"): LinearModel(w, -0.5, {"C": 8.0})}, {"note": "x"})
+    v = np.zeros(DIM, np.float32)
+    v[[3, 7]] = [1.0, -0.5]
+    bases = {"all": LinearModel(w, 0.25), "p": LinearModel(v, -1.0)}
+    stacked = StackedModel(bases, {"all": 1.5, "p": 0.5}, -0.5, {"C": 8.0})
+    tm = TextModels({("sexual", "full"): stacked}, {"note": "x"})
     path = tmp_path / "m.npz"
     tm.save(path)
     back = TextModels.load(path)
     m = back.models[("sexual", "full")]
-    assert m.bias == -0.5 and m.meta["C"] == 8.0
-    assert m.score([3, 1000]) == pytest.approx(LinearModel(w, -0.5).score([3, 1000]), abs=1e-4)
+    assert m.bias == -0.5 and m.meta["C"] == 8.0 and m.stack == {"all": 1.5, "p": 0.5}
+    groups = {"all": (3, 1000), "p": (3,)}
+    assert m.score(groups) == pytest.approx(stacked.score(groups), abs=1e-4)
+    # By hand: 1.5 * ((0.5 + 2.0) / sqrt(2) + 0.25) + 0.5 * (1.0 / 1 - 1.0) - 0.5
+    assert m.logit(groups) == pytest.approx(1.5 * (2.5 / 2**0.5 + 0.25) - 0.5, abs=1e-3)
+    # A group with no features contributes its base's bias; the citation weights combine.
+    assert m.logit({"all": (3, 1000)}) == pytest.approx(m.logit(groups) - 0.5, abs=1e-3)
+    assert m.weights[3] == pytest.approx(1.5 * 0.5 + 0.5 * 1.0, abs=1e-3)
     # An unknown condition falls back to the full model.
     assert back.get("sexual", "disguised") is m
     data = dict(np.load(path))
-    data["meta"] = np.frombuffer(b'{"feature_version": 0, "dim": 4}', dtype=np.uint8)
-    np.savez(tmp_path / "old.npz", **data)
+    meta = np.frombuffer(b'{"feature_version": 0, "dim": 4}', dtype=np.uint8)
+    np.savez(tmp_path / "old.npz", **{**data, "meta": meta})
     with pytest.raises(
         ConfigError, match="trained for features v0 but this likenessguard computes"
     ):
         TextModels.load(tmp_path / "old.npz")
+    # A format-1 file (one linear model per label) asks to be retrained, not misread.
+    meta = np.frombuffer(
+        f'{{"feature_version": {FEATURE_VERSION}, "dim": {DIM}}}'.encode(), dtype=np.uint8
+    )
+    np.savez(tmp_path / "v1.npz", **{**data, "meta": meta})
+    with pytest.raises(ConfigError, match=f"model format 1 but this .* format {MODEL_FORMAT}"):
+        TextModels.load(tmp_path / "v1.npz")
     (tmp_path / "junk.npz").write_bytes(b"junk")
     with pytest.raises(ConfigError, match="is not a likenessguard model file"):
         TextModels.load(tmp_path / "junk.npz")

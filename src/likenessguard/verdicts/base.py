@@ -102,12 +102,20 @@ class Facts:
             ``disguised`` when only triggers, file names and prompts are
             (chooses the learned model; see docs/policy.md).
         registry_hits: protected-person registry matches, strongest first.
+        groups: the feature ids again, per field group as the stacked models score
+            them (``verdicts.features.featurize_groups``); when empty, the models
+            see ``features`` as their ``all`` group only.
     """
 
     evidence: tuple[Evidence, ...]
     features: tuple[int, ...] = ()
     condition: str = "full"
     registry_hits: tuple[Any, ...] = ()
+    groups: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+
+    def model_input(self) -> Mapping[str, tuple[int, ...]]:
+        """What a learned model scores: ``groups``, or ``features`` as the ``all`` group."""
+        return self.groups or {"all": self.features}
 
 
 @runtime_checkable

@@ -13,13 +13,15 @@ import numpy as np
 
 from likenessguard.evidence.base import Evidence
 from likenessguard.verdicts.features import item_features
-from likenessguard.verdicts.model import LinearModel
+from likenessguard.verdicts.model import LinearModel, StackedModel
 
 # Items considered per artifact: the first ones of each kind carry the signal.
 MAX_SCORED = 150
 
 
-def rank_by_model(model: LinearModel, evidence: Sequence[Evidence], limit: int) -> list[Evidence]:
+def rank_by_model(
+    model: LinearModel | StackedModel, evidence: Sequence[Evidence], limit: int
+) -> list[Evidence]:
     """Up to ``limit`` evidence items with the largest positive contribution, best first."""
     items = [
         (i, ev)

@@ -11,14 +11,16 @@ fiction/style counter-tags) tagged with their group. Features are hashed with
 CRC-32 into ``2**DIM_BITS`` buckets: deterministic across runs and machines.
 
 ``FEATURE_VERSION`` is stored with each trained model; changing anything
-here means retraining (``scripts/train_text_model.py``).
+here means retraining (``scripts/train_text_model.py``). The stacked models
+also score each field group on its own (:func:`featurize_groups`): a word
+that means little in a title can mean much in a prompt.
 """
 
 from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from itertools import pairwise
 
@@ -211,3 +213,41 @@ def hash_features(tokens: Iterable[str]) -> list[int]:
 def featurize(evidence: Sequence[Evidence]) -> list[int]:
     """Bucket ids for an evidence list (what the models score)."""
     return hash_features(feature_tokens(evidence))
+
+
+# The field groups that get a base model of their own in the stacked models
+# (``model.StackedModel``); "R" is every rule, count and title-shape feature. Words
+# from any field ("*") and base-model words ("b") are left to the ``all`` model (a
+# base of their own measured no better and took negative stacker weights).
+# Base models are keyed by these names in the model file.
+BASE_GROUPS = ("n", "v", "t", "w", "p", "d", "R")
+ALL = "all"
+
+
+def token_group(token: str) -> str:
+    """A feature string's group: ``t|nude`` -> ``t``, ``n3|<ja`` -> ``n``, ``R|poi`` -> ``R``."""
+    if token[1:2] in ("|", "3") and token[0] in "nvtwpdb":
+        return token[0]
+    return "*" if token[0] == "*" else "R"
+
+
+@lru_cache(maxsize=1 << 17)
+def _bucket_and_group(token: str) -> tuple[int, str]:
+    # Tokens repeat across artifacts (tags, class words, rule signals): a cache hit
+    # costs less than encoding, hashing and grouping again (the verdict budget is 2 ms).
+    return zlib.crc32(token.encode("utf-8")) & (DIM - 1), token_group(token)
+
+
+def featurize_groups(evidence: Sequence[Evidence]) -> Mapping[str, tuple[int, ...]]:
+    """Bucket ids of all the evidence (``"all"``) and of each base group's features."""
+    per: dict[str, set[int]] = {g: set() for g in BASE_GROUPS}
+    every: set[int] = set()
+    for t in feature_tokens(evidence):
+        h, g = _bucket_and_group(t)
+        every.add(h)
+        group = per.get(g)
+        if group is not None:
+            group.add(h)
+    out = {ALL: tuple(sorted(every))}
+    out.update((g, tuple(sorted(ids))) for g, ids in per.items())
+    return out

@@ -14,7 +14,7 @@ from likenessguard.evidence.context import extract_all
 from likenessguard.evidence.normalize import normalize
 from likenessguard.registry.base import Registry
 from likenessguard.verdicts.base import Facts, Label, LabelResult, Severity, Verdict
-from likenessguard.verdicts.features import featurize
+from likenessguard.verdicts.features import ALL, featurize_groups
 from likenessguard.verdicts.minor_risk import MinorRiskDetector
 from likenessguard.verdicts.model import TextModels, shipped_models
 from likenessguard.verdicts.policy import Policy, default_policy
@@ -111,7 +111,8 @@ def judge_evidence(
     tm: TextModels | None = shipped_models() if models is _SHIPPED else models
     ev = tuple(evidence)
     hits = tuple(registry.match(ev)) if registry is not None and len(registry) else ()
-    facts = Facts(ev, tuple(featurize(ev)), choose_condition(ev), hits)
+    groups = featurize_groups(ev)
+    facts = Facts(ev, groups[ALL], choose_condition(ev), hits, groups)
     labels: dict[Label, LabelResult] = {
         Label.REAL_PERSON: RealPersonDetector(policy, tm).detect(facts),
         Label.SEXUAL: SexualDetector(policy, tm).detect(facts),

@@ -1,12 +1,18 @@
-"""The shipped learned models: hashed-feature logistic regressions, run with numpy only.
+"""The shipped learned models: stacked hashed-feature logistic regressions, run with numpy only.
 
 Trained by ``scripts/train_text_model.py`` (scikit-learn, a dev dependency) and
 shipped as ``data/text_models.npz``: per label (``real_person``, ``sexual``) and
 condition (``full`` for listings with a name/tags/description, ``disguised`` for
 a bare re-upload that only keeps trigger words, file names and preview
-prompts), the non-zero weights as float16 and a bias. The bias already
-includes the decision threshold chosen by cross-validation, so a score of 0.5
-is the model's operating point on every model.
+prompts), one :class:`StackedModel`: a logistic regression over all features
+plus one per field group (names, versions, tags, triggers, prompts,
+descriptions, any-field words, rules), combined by a logistic stacker over their
+logits. One model over everything lets a frequent field drown a rare but
+telling one; the per-group models and the stacker let each field speak with the
+weight cross-validation gives it (measured in docs/evaluation.md). Weights are
+stored as float16 non-zeros. The stacker's bias already includes the decision
+threshold chosen by cross-validation, so a score of 0.5 is the operating point
+of every model.
 """
 
 from __future__ import annotations
@@ -25,10 +31,13 @@ import numpy as np
 import numpy.typing as npt
 
 from likenessguard.errors import ConfigError
-from likenessguard.verdicts.features import DIM, FEATURE_VERSION
+from likenessguard.verdicts.features import ALL, BASE_GROUPS, DIM, FEATURE_VERSION
 
 CONDITIONS = ("full", "disguised")
 LABELS = ("real_person", "sexual")
+# The layout of text_models.npz; version 1 held one LinearModel per label and condition.
+MODEL_FORMAT = 2
+BASES = (ALL, *BASE_GROUPS)
 
 
 @dataclass(frozen=True)
@@ -58,23 +67,68 @@ class LinearModel:
 
 
 @dataclass(frozen=True)
+class StackedModel:
+    """Base logistic regressions (``all`` and one per field group) under a logistic stacker.
+
+    ``logit`` = ``bias + sum(stack[b] * bases[b].logit(ids of group b))``; a base
+    whose group has no features contributes its own bias, exactly as in training.
+    """
+
+    bases: Mapping[str, LinearModel]
+    stack: Mapping[str, float]
+    bias: float
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    weights: npt.NDArray[np.float32] = field(init=False, repr=False, compare=False)
+
+    def logit(self, groups: Mapping[str, Sequence[int]]) -> float:
+        z = self.bias
+        for name, a in self.stack.items():
+            z += a * self.bases[name].logit(groups.get(name, ()))
+        return z
+
+    def score(self, groups: Mapping[str, Sequence[int]]) -> float:
+        """Probability-like score in [0, 1]; 0.5 is the operating threshold."""
+        z = self.logit(groups)
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+    def __post_init__(self) -> None:
+        # One weight per bucket, every base's weights scaled by its stacker weight:
+        # what ``cite.py`` ranks evidence items by (a contribution, not a score).
+        w = np.zeros(DIM, dtype=np.float32)
+        for name, a in self.stack.items():
+            w += np.float32(a) * self.bases[name].weights
+        object.__setattr__(self, "weights", w)
+
+
+@dataclass(frozen=True)
 class TextModels:
     """The set of models the detectors use, by (label, condition)."""
 
-    models: Mapping[tuple[str, str], LinearModel]
+    models: Mapping[tuple[str, str], StackedModel]
     meta: Mapping[str, Any] = field(default_factory=dict)
 
-    def get(self, label: str, condition: str) -> LinearModel | None:
+    def get(self, label: str, condition: str) -> StackedModel | None:
         return self.models.get((label, condition)) or self.models.get((label, "full"))
 
     def save(self, path: str | Path) -> None:
         arrays: dict[str, Any] = {}
-        metas: dict[str, Any] = {"feature_version": FEATURE_VERSION, "dim": DIM, **self.meta}
+        metas: dict[str, Any] = {
+            "feature_version": FEATURE_VERSION,
+            "dim": DIM,
+            **self.meta,
+            "format": MODEL_FORMAT,
+        }
         for (label, cond), m in self.models.items():
-            nz = np.flatnonzero(m.weights)
-            arrays[f"{label}.{cond}.idx"] = nz.astype(np.uint32)
-            arrays[f"{label}.{cond}.val"] = m.weights[nz].astype(np.float16)
-            metas[f"{label}.{cond}"] = {"bias": m.bias, **m.meta}
+            for name, base in m.bases.items():
+                nz = np.flatnonzero(base.weights)
+                arrays[f"{label}.{cond}.{name}.idx"] = nz.astype(np.uint32)
+                arrays[f"{label}.{cond}.{name}.val"] = base.weights[nz].astype(np.float16)
+            metas[f"{label}.{cond}"] = {
+                "bias": m.bias,
+                "stack": dict(m.stack),
+                "base_bias": {name: b.bias for name, b in m.bases.items()},
+                **m.meta,
+            }
         arrays["meta"] = np.frombuffer(json.dumps(metas).encode("utf-8"), dtype=np.uint8)
         buf = BytesIO()
         np.savez_compressed(buf, **arrays)
@@ -105,19 +159,35 @@ class TextModels:
                 f"{where} was trained for features v{metas.get('feature_version')} but this "
                 f"likenessguard computes v{FEATURE_VERSION}: run scripts/train_text_model.py"
             )
-        models: dict[tuple[str, str], LinearModel] = {}
+        if metas.get("format", 1) != MODEL_FORMAT:
+            raise ConfigError(
+                f"{where} is in model format {metas.get('format', 1)} but this likenessguard "
+                f"reads format {MODEL_FORMAT}: run scripts/train_text_model.py"
+            )
+        models: dict[tuple[str, str], StackedModel] = {}
         for label in LABELS:
             for cond in CONDITIONS:
                 key = f"{label}.{cond}"
-                if f"{key}.idx" not in npz.files:
-                    continue
-                w = np.zeros(DIM, dtype=np.float32)
-                w[npz[f"{key}.idx"].astype(np.int64)] = npz[f"{key}.val"].astype(np.float32)
-                m = dict(metas.get(key, {}))
-                bias = float(m.pop("bias", 0.0))
-                models[(label, cond)] = LinearModel(w, bias, m)
+                if key in metas:
+                    try:
+                        models[(label, cond)] = _read_stacked(npz, key, dict(metas[key]))
+                    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+                        raise ConfigError(
+                            f"{where} has a broken {key} model ({exc!r}): retrain it"
+                        ) from exc
         top = {k: v for k, v in metas.items() if "." not in k}
         return cls(models, top)
+
+
+def _read_stacked(npz: Any, key: str, m: dict[str, Any]) -> StackedModel:
+    stack = {str(k): float(v) for k, v in m.pop("stack").items()}
+    base_bias = m.pop("base_bias")
+    bases: dict[str, LinearModel] = {}
+    for name in stack:
+        w = np.zeros(DIM, dtype=np.float32)
+        w[npz[f"{key}.{name}.idx"].astype(np.int64)] = npz[f"{key}.{name}.val"].astype(np.float32)
+        bases[name] = LinearModel(w, float(base_bias[name]))
+    return StackedModel(bases, stack, float(m.pop("bias")), m)
 
 
 @cache

@@ -83,7 +83,7 @@ class RealPersonDetector:
         model = self.models.get("real_person", facts.condition) if self.models else None
         score = 0.0
         if model is not None and w["model"] > 0:
-            z = model.logit(list(facts.features)) * w["model"]
+            z = model.logit(facts.model_input()) * w["model"]
             score = 1.0 / (1.0 + pow(2.718281828459045, -max(-50.0, min(50.0, z))))
         cited: list[Evidence] = []
         hits: list[RegistryHit] = list(facts.registry_hits)

@@ -76,7 +76,7 @@ class SexualDetector:
         items = explicit_items(facts.evidence)
         score = 0.0
         if model is not None and w["model"] > 0:
-            z = model.logit(list(facts.features)) * w["model"]
+            z = model.logit(facts.model_input()) * w["model"]
             score = 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
         elif items:
             # No model shipped: a plain rule on distinct explicit terms.

@@ -6,6 +6,12 @@ retrains from scratch inside every fold so no reported number comes from a
 model that saw the record it is scored on. Inside each training part, the
 regularisation strength and the decision threshold are chosen by an inner
 cross-validation on that part only.
+
+Each (label, condition) model is a stack (``model.StackedModel``): base logistic
+regressions over all features and over each field group, scored out-of-fold by
+an inner 3-fold CV of the training part, and a logistic stacker fitted on those
+out-of-fold logits; the stacker's threshold comes from a second inner CV over
+the same logits. Nothing of a held-out fold is seen.
 """
 
 from __future__ import annotations
@@ -21,11 +27,14 @@ import numpy.typing as npt
 from likenessguard.errors import UsageError
 from likenessguard.evidence.base import EvidenceContext
 from likenessguard.evidence.context import extract_all
-from likenessguard.verdicts.features import DIM, featurize
-from likenessguard.verdicts.model import CONDITIONS, LinearModel, TextModels
+from likenessguard.verdicts.features import DIM, featurize_groups
+from likenessguard.verdicts.model import BASES, CONDITIONS, LinearModel, StackedModel, TextModels
 
 GOLD_KEYS = {"real_person": "poi", "sexual": "nsfw"}
-C_GRID = (8.0, 32.0)
+# Base models: one C for all (C = 8 and 32 measured the same through the stack, and
+# 8 trains ~3x faster with the dual solver); the stacker's few inputs need little.
+BASE_C = 8.0
+STACK_C = 1.0
 INNER_FOLDS = 3
 
 
@@ -45,8 +54,9 @@ def disguise(record: Mapping[str, Any]) -> dict[str, Any]:
     return {"id": record.get("id"), "type": record.get("type"), "versions": versions}
 
 
-def listing_features(record: Mapping[str, Any]) -> list[int]:
-    return featurize(extract_all(EvidenceContext(listing=record)))
+def listing_features(record: Mapping[str, Any]) -> Mapping[str, tuple[int, ...]]:
+    """Feature ids of a listing, per base group (``all`` and each field group)."""
+    return featurize_groups(extract_all(EvidenceContext(listing=record)))
 
 
 def _require_sklearn() -> Any:
@@ -99,36 +109,81 @@ def best_threshold(y: npt.NDArray[np.int64], p: npt.NDArray[np.float64]) -> tupl
     return float((p[order[i]] + nxt) / 2), float(f1[i])
 
 
-def _fit_raw(
-    lm: Any, x: Any, y: npt.NDArray[np.int64], c: float
-) -> tuple[npt.NDArray[np.float32], float]:
-    clf = lm.LogisticRegression(C=c, solver="liblinear", max_iter=200)
+def _fit_base(lm: Any, x: Any, y: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.float32], float]:
+    # The dual solver: ~3x faster than the primal here (far more features than rows);
+    # a fixed random_state because it visits rows in a random order.
+    clf = lm.LogisticRegression(
+        C=BASE_C, solver="liblinear", dual=True, max_iter=2000, random_state=0
+    )
     clf.fit(x, y)
     return clf.coef_[0].astype(np.float32), float(clf.intercept_[0])
 
 
+def _fit_stacker(
+    lm: Any, z: npt.NDArray[np.float64], y: npt.NDArray[np.int64]
+) -> tuple[list[int], Any]:
+    """(columns kept, stacker): field-group bases that take a negative weight are dropped
+    and the stacker refitted, so every field can only add evidence in the direction its
+    own model learned; with negative weights, evidence with few fields (a bare LoRA's
+    metadata) scored far from anything seen in training."""
+    keep = list(range(z.shape[1]))
+    while True:
+        clf = lm.LogisticRegression(C=STACK_C, max_iter=2000).fit(z[:, keep], y)
+        negative = {k for k, a in zip(keep, clf.coef_[0], strict=True) if a < 0 and k != 0}
+        if not negative:
+            return keep, clf
+        keep = [k for k in keep if k not in negative]
+
+
 def fit_label(
-    rows: Sequence[Sequence[int]], y: npt.NDArray[np.int64], seed: int = 7
-) -> LinearModel:
-    """Fit one label's model: C and threshold chosen by inner CV on these rows only."""
+    rows: Sequence[Mapping[str, Sequence[int]]], y: npt.NDArray[np.int64], seed: int = 7
+) -> StackedModel:
+    """Fit one label's stacked model; everything is chosen by inner CV on these rows only.
+
+    A field group with no features in any row (tags and descriptions of disguised
+    listings) gets no base model: its logit would be a constant.
+    """
     lm = _require_sklearn()
-    x = to_matrix(rows)
-    inner = folds(len(rows), INNER_FOLDS, seed)
-    best: tuple[float, float, float] = (-1.0, C_GRID[0], 0.5)
-    for c in C_GRID:
-        oof = np.zeros(len(rows))
+    n = len(rows)
+    if n < 2 * INNER_FOLDS or y.min() == y.max() or min(np.bincount(y)) < INNER_FOLDS:
+        raise UsageError(
+            f"training needs both classes, at least {INNER_FOLDS} records of each, "
+            f"in {n} records: label more records or use fewer --cv folds"
+        )
+    inner = folds(n, INNER_FOLDS, seed)
+    names: list[str] = []
+    columns: list[npt.NDArray[np.float64]] = []
+    bases: dict[str, LinearModel] = {}
+    for name in BASES:
+        x = to_matrix([r.get(name, ()) for r in rows])
+        if x.nnz == 0:
+            continue
+        oof = np.zeros(n)
         for f in inner:
-            train = np.setdiff1d(np.arange(len(rows)), f)
-            w, b = _fit_raw(lm, x[train], y[train], c)
-            oof[f] = 1 / (1 + np.exp(-(x[f] @ w + b)))
-        thr, f1 = best_threshold(y, oof)
-        if f1 > best[0]:
-            best = (f1, c, thr)
-    f1, c, thr = best
-    w, b = _fit_raw(lm, x, y, c)
+            train = np.setdiff1d(np.arange(n), f)
+            w, bias = _fit_base(lm, x[train], y[train])
+            oof[f] = x[f] @ w + bias
+        w, bias = _fit_base(lm, x, y)
+        names.append(name)
+        columns.append(oof)
+        bases[name] = LinearModel(w, bias)
+    if not columns:
+        raise UsageError(f"none of the {n} training records has any text feature: nothing to learn")
+    z = np.column_stack(columns)
+    # The stacker's threshold: F1-best on its own out-of-fold scores over the same logits.
+    p = np.zeros(n)
+    for f in folds(n, INNER_FOLDS, seed + 4):
+        train = np.setdiff1d(np.arange(n), f)
+        keep, clf = _fit_stacker(lm, z[train], y[train])
+        p[f] = clf.predict_proba(z[f][:, keep])[:, 1]
+    thr, f1 = best_threshold(y, p)
+    keep, stacker = _fit_stacker(lm, z, y)
     thr = min(max(thr, 1e-4), 1 - 1e-4)
     shift = math.log(thr / (1 - thr))
-    return LinearModel(w, b - shift, {"C": c, "threshold": round(thr, 4), "inner_f1": round(f1, 4)})
+    stack = {names[k]: float(a) for k, a in zip(keep, stacker.coef_[0], strict=True)}
+    bases = {name: bases[name] for name in stack}
+    meta = {"C": BASE_C, "threshold": round(thr, 4), "inner_f1": round(f1, 4)}
+    return StackedModel(bases, stack, float(stacker.intercept_[0]) - shift, meta)
 
 
 @dataclass(frozen=True)
@@ -136,7 +191,7 @@ class Prepared:
     """Features of a labelled listing file, computed once for both conditions."""
 
     records: list[dict[str, Any]]
-    rows: dict[str, list[list[int]]]
+    rows: dict[str, list[Mapping[str, tuple[int, ...]]]]
     gold: dict[str, npt.NDArray[np.int64]]
 
 
@@ -156,7 +211,7 @@ def prepare(records: Sequence[Mapping[str, Any]]) -> Prepared:
 def train_models(prep: Prepared, index: npt.NDArray[np.int64] | None = None) -> TextModels:
     """Train every (label, condition) model on the records at ``index`` (default: all)."""
     idx = np.arange(len(prep.records)) if index is None else index
-    models: dict[tuple[str, str], LinearModel] = {}
+    models: dict[tuple[str, str], StackedModel] = {}
     for label, y in prep.gold.items():
         for cond in CONDITIONS:
             rows = [prep.rows[cond][i] for i in idx]
