@@ -56,21 +56,29 @@ def test_save_load_roundtrip_and_version_check(tmp_path: Path) -> None:
     w[[3, 99, 1000]] = [0.5, -1.25, 2.0]
     v = np.zeros(DIM, np.float32)
     v[[3, 7]] = [1.0, -0.5]
-    bases = {"all": LinearModel(w, 0.25), "p": LinearModel(v, -1.0)}
-    stacked = StackedModel(bases, {"all": 1.5, "p": 0.5}, -0.5, {"C": 8.0})
+    bases = {"all": LinearModel(w, 0.25), "p": LinearModel(v, -1.0), "n": LinearModel(v, 0.5)}
+    stack = {"all": 1.5, "p": 0.5, "n": 2.0}
+    stacked = StackedModel(bases, stack, -0.5, solo_shift=0.75, meta={"C": 8.0})
     tm = TextModels({("sexual", "full"): stacked}, {"note": "x"})
     path = tmp_path / "m.npz"
     tm.save(path)
     back = TextModels.load(path)
     m = back.models[("sexual", "full")]
-    assert m.bias == -0.5 and m.meta["C"] == 8.0 and m.stack == {"all": 1.5, "p": 0.5}
-    groups = {"all": (3, 1000), "p": (3,)}
+    assert m.bias == -0.5 and m.solo_shift == 0.75 and m.meta["C"] == 8.0 and m.stack == stack
+    groups = {"all": (3, 1000), "p": (3,), "n": (7,)}
     assert m.score(groups) == pytest.approx(stacked.score(groups), abs=1e-4)
-    # By hand: 1.5 * ((0.5 + 2.0) / sqrt(2) + 0.25) + 0.5 * (1.0 / 1 - 1.0) - 0.5
+    # By hand: all 1.5 * ((0.5 + 2.0) / sqrt(2) + 0.25), p 0.5 * (1.0 - 1.0),
+    # n 2.0 * (-0.5 + 0.5), stacker bias -0.5.
     assert m.logit(groups) == pytest.approx(1.5 * (2.5 / 2**0.5 + 0.25) - 0.5, abs=1e-3)
-    # A group with no features contributes its base's bias; the citation weights combine.
-    assert m.logit({"all": (3, 1000)}) == pytest.approx(m.logit(groups) - 0.5, abs=1e-3)
-    assert m.weights[3] == pytest.approx(1.5 * 0.5 + 0.5 * 1.0, abs=1e-3)
+    # A field group with no features contributes its base's bias...
+    assert m.logit({**groups, "n": (), "t": (99,), "v": (1000,)}) == pytest.approx(
+        1.5 * (2.5 / 2**0.5 + 0.25) - 0.5 + 2.0 * 0.5, abs=1e-3
+    )
+    # ...but with fewer than two field groups the all model scores alone, shifted.
+    assert m.logit({"all": (3, 1000), "p": (3,)}) == pytest.approx(
+        2.5 / 2**0.5 + 0.25 - 0.75, abs=1e-3
+    )
+    assert m.weights[3] == pytest.approx(1.5 * 0.5 + 0.5 * 1.0 + 2.0 * 1.0, abs=1e-3)
     # An unknown condition falls back to the full model.
     assert back.get("sexual", "disguised") is m
     data = dict(np.load(path))

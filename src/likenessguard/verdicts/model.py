@@ -38,6 +38,12 @@ LABELS = ("real_person", "sexual")
 # The layout of text_models.npz; version 1 held one LinearModel per label and condition.
 MODEL_FORMAT = 2
 BASES = (ALL, *BASE_GROUPS)
+# Field groups whose presence makes evidence look like the listings the stacker
+# learned from; with fewer than MIN_FIELDS of them (a bare file name, a header with
+# one tag), every absent group would pull the stacked score by its base's bias, far
+# from anything seen in training, so the ``all`` model scores alone.
+FIELD_GROUPS = frozenset("nvtwpd")
+MIN_FIELDS = 2
 
 
 @dataclass(frozen=True)
@@ -72,15 +78,20 @@ class StackedModel:
 
     ``logit`` = ``bias + sum(stack[b] * bases[b].logit(ids of group b))``; a base
     whose group has no features contributes its own bias, exactly as in training.
+    Evidence with fewer than ``MIN_FIELDS`` field groups is scored by the ``all``
+    base alone, shifted by ``solo_shift`` (its own cross-validated threshold).
     """
 
     bases: Mapping[str, LinearModel]
     stack: Mapping[str, float]
     bias: float
+    solo_shift: float = 0.0
     meta: Mapping[str, Any] = field(default_factory=dict)
     weights: npt.NDArray[np.float32] = field(init=False, repr=False, compare=False)
 
     def logit(self, groups: Mapping[str, Sequence[int]]) -> float:
+        if sum(1 for g in FIELD_GROUPS if groups.get(g)) < MIN_FIELDS:
+            return self.bases[ALL].logit(groups.get(ALL, ())) - self.solo_shift
         z = self.bias
         for name, a in self.stack.items():
             z += a * self.bases[name].logit(groups.get(name, ()))
@@ -125,6 +136,7 @@ class TextModels:
                 arrays[f"{label}.{cond}.{name}.val"] = base.weights[nz].astype(np.float16)
             metas[f"{label}.{cond}"] = {
                 "bias": m.bias,
+                "solo_shift": m.solo_shift,
                 "stack": dict(m.stack),
                 "base_bias": {name: b.bias for name, b in m.bases.items()},
                 **m.meta,
@@ -187,7 +199,8 @@ def _read_stacked(npz: Any, key: str, m: dict[str, Any]) -> StackedModel:
         w = np.zeros(DIM, dtype=np.float32)
         w[npz[f"{key}.{name}.idx"].astype(np.int64)] = npz[f"{key}.{name}.val"].astype(np.float32)
         bases[name] = LinearModel(w, float(base_bias[name]))
-    return StackedModel(bases, stack, float(m.pop("bias")), m)
+    bias = float(m.pop("bias"))
+    return StackedModel(bases, stack, bias, float(m.pop("solo_shift")), m)
 
 
 @cache

@@ -178,12 +178,24 @@ def fit_label(
         p[f] = clf.predict_proba(z[f][:, keep])[:, 1]
     thr, f1 = best_threshold(y, p)
     keep, stacker = _fit_stacker(lm, z, y)
-    thr = min(max(thr, 1e-4), 1 - 1e-4)
-    shift = math.log(thr / (1 - thr))
+    # The ``all`` model alone (for evidence with few fields): its own F1-best threshold.
+    solo_thr, solo_f1 = best_threshold(y, 1 / (1 + np.exp(-z[:, 0])))
     stack = {names[k]: float(a) for k, a in zip(keep, stacker.coef_[0], strict=True)}
     bases = {name: bases[name] for name in stack}
-    meta = {"C": BASE_C, "threshold": round(thr, 4), "inner_f1": round(f1, 4)}
-    return StackedModel(bases, stack, float(stacker.intercept_[0]) - shift, meta)
+    meta = {
+        "C": BASE_C,
+        "threshold": round(thr, 4),
+        "inner_f1": round(f1, 4),
+        "solo_threshold": round(solo_thr, 4),
+        "solo_inner_f1": round(solo_f1, 4),
+    }
+    bias = float(stacker.intercept_[0]) - _logit(thr)
+    return StackedModel(bases, stack, bias, _logit(solo_thr), meta)
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-4), 1 - 1e-4)
+    return math.log(p / (1 - p))
 
 
 @dataclass(frozen=True)
