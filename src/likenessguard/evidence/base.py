@@ -6,12 +6,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+import msgspec
+
 from likenessguard.artifacts.base import Artifact
 
 
-@dataclass(frozen=True, slots=True)
-class Evidence:
+class Evidence(msgspec.Struct, frozen=True, gc=False):
     """One piece of text a detector may fire on, and where it was found.
+
+    A msgspec struct rather than a dataclass: a LoRA yields an item per
+    training tag (often over a hundred), and a struct is built in C.
 
     Attributes:
         source: where it was read: ``file-name``, ``repo-name``, ``safetensors-metadata``,

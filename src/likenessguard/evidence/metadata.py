@@ -65,7 +65,7 @@ def tag_counts(meta: Mapping[str, Any], decoded: Mapping[str, Any]) -> Counter[s
             for n, (tag, c) in enumerate(folder.items()):
                 if n >= 20000:
                     break
-                if isinstance(tag, str) and isinstance(c, int | float) and tag.strip():
+                if isinstance(tag, str) and isinstance(c, (int, float)) and tag.strip():
                     counts[clip(tag.strip(), 200)] += int(c)
     return counts
 
