@@ -210,3 +210,33 @@ def test_adapter_folders_are_one_record_and_always_reread(tmp_path: Path, catalo
     again = {e.record["path"]: e.status for e in Scanner(catalog).scan_paths([root])}
     assert again == {str(folder): "scanned", str(root / "plain.safetensors"): "skipped"}
     assert catalog.count() == 2
+
+
+def test_a_scan_tunes_the_collector_only_while_it_runs(models: Path) -> None:
+    import gc
+
+    before = gc.get_threshold()
+    assert gc.get_freeze_count() == 0
+    events = Scanner(None, hash_files=False).scan_paths([models])
+    next(events)
+    assert gc.get_freeze_count() > 0, "long-lived objects are frozen during the scan"
+    assert gc.get_threshold()[0] >= 10_000
+    list(events)
+    assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == before
+
+
+def test_a_scan_leaves_someone_elses_freeze_alone(models: Path) -> None:
+    import gc
+
+    before = gc.get_threshold()
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        events = Scanner(None, hash_files=False).scan_paths([models])
+        next(events)
+        assert gc.get_threshold() == before
+        list(events)
+        assert gc.get_freeze_count() == frozen, "the owner's freeze is neither grown nor undone"
+    finally:
+        gc.unfreeze()

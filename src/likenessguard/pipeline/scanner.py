@@ -97,18 +97,22 @@ def fewer_gc_passes() -> Iterator[None]:
     a header-only scan. Freezing what exists when the scan starts takes it out
     of every pass, and a higher young-generation threshold makes passes rarer;
     per-file objects are freed by reference counting either way. Both settings
-    are restored afterwards (the freeze only if nobody had frozen before us).
+    are restored afterwards. When something has already frozen objects (another
+    scan running in a thread, or the host application), the collector is left
+    as it is: that owner restores it, and a second freeze would keep objects
+    frozen after the owner expected them back.
     """
+    if gc.get_freeze_count():
+        yield
+        return
     threshold = gc.get_threshold()
-    froze = gc.get_freeze_count() == 0
     gc.freeze()
     gc.set_threshold(max(threshold[0], SCAN_GC_THRESHOLD), *threshold[1:])
     try:
         yield
     finally:
         gc.set_threshold(*threshold)
-        if froze:
-            gc.unfreeze()
+        gc.unfreeze()
 
 
 def chunk_size(hash_files: bool) -> int:
