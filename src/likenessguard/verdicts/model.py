@@ -35,8 +35,9 @@ from likenessguard.verdicts.features import ALL, BASE_GROUPS, DIM, FEATURE_VERSI
 
 CONDITIONS = ("full", "disguised")
 LABELS = ("real_person", "sexual")
-# The layout of text_models.npz; version 1 held one LinearModel per label and condition.
-MODEL_FORMAT = 2
+# The layout of text_models.npz: 1 held one LinearModel per label and condition, 2 the
+# stacked models with index lists, 3 the same with a bitmap of the buckets in use.
+MODEL_FORMAT = 3
 BASES = (ALL, *BASE_GROUPS)
 # Field groups whose presence makes evidence look like the listings the stacker
 # learned from; with fewer than MIN_FIELDS of them (a bare file name, a header with
@@ -131,9 +132,12 @@ class TextModels:
         }
         for (label, cond), m in self.models.items():
             for name, base in m.bases.items():
-                nz = np.flatnonzero(base.weights)
-                arrays[f"{label}.{cond}.{name}.idx"] = nz.astype(np.uint32)
-                arrays[f"{label}.{cond}.{name}.val"] = base.weights[nz].astype(np.float16)
+                # Which buckets hold a weight, as a bitmap (32 KiB for 2**18 buckets):
+                # most buckets are used, and a list of their indices took ten times
+                # the space, which put the shipped file over 5 MB.
+                used = base.weights != 0
+                arrays[f"{label}.{cond}.{name}.mask"] = np.packbits(used)
+                arrays[f"{label}.{cond}.{name}.val"] = base.weights[used].astype(np.float16)
             metas[f"{label}.{cond}"] = {
                 "bias": m.bias,
                 "solo_shift": m.solo_shift,
@@ -197,7 +201,8 @@ def _read_stacked(npz: Any, key: str, m: dict[str, Any]) -> StackedModel:
     bases: dict[str, LinearModel] = {}
     for name in stack:
         w = np.zeros(DIM, dtype=np.float32)
-        w[npz[f"{key}.{name}.idx"].astype(np.int64)] = npz[f"{key}.{name}.val"].astype(np.float32)
+        used = np.unpackbits(npz[f"{key}.{name}.mask"], count=DIM).astype(bool)
+        w[used] = npz[f"{key}.{name}.val"].astype(np.float32)
         bases[name] = LinearModel(w, float(base_bias[name]))
     bias = float(m.pop("bias"))
     return StackedModel(bases, stack, bias, float(m.pop("solo_shift")), m)
