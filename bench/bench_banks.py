@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import sys
 import tempfile
 import time
@@ -35,6 +34,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from docs_section import write_section  # noqa: E402  (bench/ is on sys.path)
 from likenessguard.artifacts.base import FileSource  # noqa: E402
 from likenessguard.artifacts.open import read_artifacts  # noqa: E402
 from likenessguard.banks.base import BankEntry  # noqa: E402
@@ -43,21 +43,10 @@ from likenessguard.banks.similarity import VectorIndex, faiss_available  # noqa:
 from likenessguard.hashing.fingerprint import DIM, fingerprint_artifact  # noqa: E402
 from likenessguard.testing import lora_tensors, write_safetensors  # noqa: E402
 
-DOCS = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- bench_banks:begin -->", "<!-- bench_banks:end -->"
 LOOKUP_TARGET = 100_000
 P95_TARGET_MS = 20.0
 FP_TARGET_S = 1.0
-
-
-def update_docs(section: str) -> None:
-    text = DOCS.read_text()
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", re.S)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section, text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOCS.write_text(text)
 
 
 def bench_exact(n: int, queries: int) -> dict[str, float]:
@@ -228,7 +217,7 @@ score >= 0.9, see docs/banks.md) are found; weaker resemblances in a 1M bank nee
 `VectorIndex(nprobe=...)` raised or an exact index (the default below 100,000 vectors).
 {END}
 """
-    update_docs(section)
+    write_section(BEGIN, END, section)
     print(section)
     return 0
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import shutil
 import sys
 import tempfile
@@ -35,15 +34,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from docs_section import write_section  # noqa: E402  (bench/ is on sys.path)
 from likenessguard.testing import kohya_metadata, lora_tensors, write_safetensors  # noqa: E402
 from likenessguard.testing.demo import build_demo_hub  # noqa: E402
 
 WRITER_TARGET = 1.5
 BUILD_TARGET_S = 20.0
 SIZE_TARGET_MB = 60.0
-DOCS = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- bench_fixtures:begin -->", "<!-- bench_fixtures:end -->"
-INTRO = "# Benchmarks\n\nEvery figure is a ratio to a reference measured in the same run.\n"
 
 
 def interleaved_min(
@@ -62,16 +60,6 @@ def interleaved_min(
             fn()
             times.append(time.perf_counter() - started)
     return min(ta), min(tb)
-
-
-def update_docs(section: str) -> None:
-    text = DOCS.read_text() if DOCS.exists() else INTRO
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", re.S)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section, text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOCS.write_text(text)
 
 
 def main() -> int:
@@ -136,7 +124,7 @@ def main() -> int:
                 "",
             ]
         )
-        update_docs(section)
+        write_section(BEGIN, END, section)
     return 0 if ok else 1
 
 

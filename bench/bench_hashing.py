@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import platform
-import re
 import resource
 import shutil
 import signal
@@ -37,6 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from docs_section import DOCS, write_section  # noqa: E402  (bench/ is on sys.path)
 from likenessguard.hashing.file_hashes import (  # noqa: E402
     DEFAULT_CHUNK_SIZE,
     POOL_BUFFERS,
@@ -48,7 +48,6 @@ MiB = 1 << 20
 GiB = 1 << 30
 TARGET_RATIO = 1.5
 TARGET_RSS_MB = 200
-DOCS = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- bench_hashing:begin -->", "<!-- bench_hashing:end -->"
 HEADER_LEN = 128  # padded with spaces, as the safetensors library pads to 8 bytes
 
@@ -293,27 +292,6 @@ def render(
     return "\n".join(lines) + "\n"
 
 
-INTRO = """# Benchmarks
-
-Every speed target is a ratio against a reference measured in the same run on
-the same data, so a busy or different machine moves both sides together. Each
-area has a script in `bench/` (`python bench/bench_<area>.py`, `--quick` for a
-smoke run); `make bench` runs them all and each rewrites its own section below.
-"""
-
-
-def update_docs(section: str) -> None:
-    text = DOCS.read_text() if DOCS.exists() else INTRO
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", re.S)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section, text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOCS.parent.mkdir(parents=True, exist_ok=True)
-    DOCS.write_text(text)
-    print(f"\nupdated the Hashing section of {DOCS.relative_to(ROOT)}")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="64 MiB / 256 MiB, no docs update")
@@ -349,7 +327,8 @@ def main() -> int:
         f"six hashes / openssl on {fmt_size(small_size)}: x{ratio:.2f} (target <= {TARGET_RATIO})"
     )
     if not args.quick:
-        update_docs(render(small_rows, small_size, big_rows, big_size, rss, base))
+        write_section(BEGIN, END, render(small_rows, small_size, big_rows, big_size, rss, base))
+        print(f"\nupdated the Hashing section of {DOCS.relative_to(ROOT)}")
     ok = ratio <= TARGET_RATIO and rss <= TARGET_RSS_MB
     if not ok:
         print("a target was missed", file=sys.stderr)

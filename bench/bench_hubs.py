@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import statistics
 import sys
 import tempfile
@@ -31,6 +30,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 os.environ.pop("HF_HUB_OFFLINE", None)
 
+from docs_section import write_section
 from likenessguard.hubs.base import RepoQuery
 from likenessguard.hubs.http import Politeness
 from likenessguard.pipeline.crawl import (
@@ -43,7 +43,6 @@ from likenessguard.pipeline.executors.local import SerialExecutor, ThreadExecuto
 from likenessguard.store.catalog import Catalog
 from likenessguard.testing.hubserver import HubServer, synthetic_lora
 
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- bench_hubs:begin -->", "<!-- bench_hubs:end -->"
 LATENCY = 0.02  # seconds per request added by the server: a nearby CDN round trip
 
@@ -137,16 +136,6 @@ def dask_scaling(files: list[str], rounds: int) -> tuple[dict[int, float], dict[
     return out, ref
 
 
-def update_docs(section: str) -> None:
-    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", re.S)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section, text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOCS.write_text(text)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes; docs untouched")
@@ -238,7 +227,7 @@ def main() -> int:
     section = "\n".join(lines)
     print(section)
     if not args.quick:
-        update_docs(section)
+        write_section(BEGIN, END, section)
     return 0
 
 

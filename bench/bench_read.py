@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import sys
 import tempfile
 import time
@@ -31,11 +30,11 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from safetensors import safe_open  # noqa: E402
 
+from docs_section import write_section  # noqa: E402  (bench/ is on sys.path)
 from likenessguard.artifacts.open import read_artifacts  # noqa: E402
 from likenessguard.testing import make_lora  # noqa: E402
 
 TARGET = 2.0
-DOCS = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- bench_read:begin -->", "<!-- bench_read:end -->"
 DISTINCT = 10
 MODULES = 233  # x3 tensors (down, up, alpha) = ~700 tensors, as a typical SDXL LoRA
@@ -77,16 +76,6 @@ def best_of(fns: dict[str, Callable[[], None]], rounds: int) -> dict[str, float]
             fn()
             best[name] = min(best[name], time.perf_counter() - started)
     return best
-
-
-def update_docs(section: str) -> None:
-    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", re.S)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section, text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOCS.write_text(text)
 
 
 def main() -> int:
@@ -134,7 +123,7 @@ other suites on the 2 cores slow the Python side more than the Rust one.
 """  # noqa: E501
     print(section)
     if not args.quick:
-        update_docs(section)
+        write_section(BEGIN, END, section)
     return 0
 
 

@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import shutil
 import statistics
 import struct
@@ -38,6 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from docs_section import DOCS, write_section  # noqa: E402  (bench/ is on sys.path)
 from likenessguard.pipeline.analyzers import build_analyzers  # noqa: E402
 from likenessguard.pipeline.executors.local import ProcessExecutor  # noqa: E402
 from likenessguard.pipeline.scanner import Scanner, chunk_size  # noqa: E402
@@ -47,9 +47,7 @@ from likenessguard.testing import kohya_metadata, lora_shapes  # noqa: E402
 TARGET_RATIO = 2.0
 RANK = 4
 MODULES = 233  # 233 modules x (down, up, alpha) = 699 tensors, as the "~700"
-DOCS = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- bench_scan:begin -->", "<!-- bench_scan:end -->"
-INTRO = "# Benchmarks\n\nEvery figure is a ratio to a reference measured in the same run.\n"
 
 
 def write_sparse_lora(path: Path, shapes: dict[str, tuple[int, ...]], meta: dict[str, str]) -> int:
@@ -159,17 +157,6 @@ def scan(root: Path, db: Path, jobs: int, *, judged: bool = False) -> float:
         raise SystemExit(f"the scan reported {scanner.stats.errored} errors: the corpus is wrong")
     assert n == scanner.stats.scanned
     return elapsed
-
-
-def update_docs(section: str) -> None:
-    text = DOCS.read_text() if DOCS.exists() else INTRO
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", re.S)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section, text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOCS.write_text(text)
-    print(f"\nupdated the Scan section of {DOCS.relative_to(ROOT)}")
 
 
 def main() -> int:
@@ -297,7 +284,8 @@ def main() -> int:
             "",
         ]
     )
-    update_docs(section)
+    write_section(BEGIN, END, section)
+    print(f"\nupdated the Scan section of {DOCS.relative_to(ROOT)}")
     return 0 if ok else 1
 
 

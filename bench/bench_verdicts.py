@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import statistics
 import sys
 import tempfile
@@ -38,6 +37,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from safetensors import safe_open  # noqa: E402
 
+from docs_section import write_section  # noqa: E402  (bench/ is on sys.path)
 from likenessguard.artifacts.base import FileSource  # noqa: E402
 from likenessguard.artifacts.safetensors import read_safetensors  # noqa: E402
 from likenessguard.evidence.context import collect_local_context, extract_all  # noqa: E402
@@ -46,7 +46,6 @@ from likenessguard.testing import kohya_metadata, make_lora  # noqa: E402
 from likenessguard.verdicts.judge import judge_evidence  # noqa: E402
 from likenessguard.verdicts.policy import default_policy  # noqa: E402
 
-DOCS = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- bench_verdicts:begin -->", "<!-- bench_verdicts:end -->"
 FIRST = ["jane", "mary", "richard", "john", "ann", "lucy", "peter", "carl", "nina", "omar"]
 LAST = ["roe", "major", "miles", "doe", "minor", "stone", "river", "field", "brook", "lane"]
@@ -113,16 +112,6 @@ def evidence_only_factory(registry: Registry) -> tuple[Callable[[Path], object],
     return run, artifacts
 
 
-def update_docs(section: str) -> None:
-    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", re.S)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section, text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    DOCS.write_text(text)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="40 files, docs untouched")
@@ -181,7 +170,7 @@ def main() -> int:
     )
     print(section)
     if not args.quick:
-        update_docs(section)
+        write_section(BEGIN, END, section)
     return 0
 
 

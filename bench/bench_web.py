@@ -45,6 +45,7 @@ import httpx  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
+from docs_section import DOCS, write_section  # noqa: E402  (bench/ is on sys.path)
 from likenessguard.store import review  # noqa: E402
 from likenessguard.store.db import open_catalog  # noqa: E402
 from likenessguard.store.models.hubs import HubEventRow  # noqa: E402
@@ -53,7 +54,6 @@ from likenessguard.verdicts.base import Severity  # noqa: E402
 from likenessguard.web.app import create_app  # noqa: E402
 from likenessguard.web.settings import WebSettings  # noqa: E402
 
-DOCS = ROOT / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- bench_web:begin -->", "<!-- bench_web:end -->"
 PASSWORD = "bench horse battery staple"
 WEBHOOK_SECRET = "bench-webhook-secret"
@@ -421,25 +421,6 @@ def section(queue: dict[str, Any], load: dict[str, Any], args: argparse.Namespac
     return "\n".join(lines)
 
 
-INTRO = """# Benchmarks
-
-Each figure is a ratio against a reference measured in the same run on the same machine. Each
-area has a script in `bench/` (`python bench/bench_<area>.py`, `--quick` for a
-smoke run); `make bench` runs them all and each rewrites its own section below.
-"""
-
-
-def update_docs(text_section: str) -> None:
-    text = DOCS.read_text() if DOCS.exists() else INTRO
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", re.S)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: text_section, text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + text_section
-    DOCS.write_text(text)
-    print(f"updated the Review app section of {DOCS.relative_to(ROOT)}")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10,000 cases, 3 s; docs untouched")
@@ -466,7 +447,8 @@ def main() -> int:
         if lost or r["errors"] or r["achieved_rps"] < 0.95 * args.rate:
             failed.append(name)
     if not args.quick:
-        update_docs(text)
+        write_section(BEGIN, END, text)
+        print(f"updated the Review app section of {DOCS.relative_to(ROOT)}")
     if failed:
         print(f"targets missed: {', '.join(failed)}", file=sys.stderr)
         return 1
