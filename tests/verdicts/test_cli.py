@@ -150,3 +150,29 @@ def test_console_script_runs() -> None:
         check=False,
     )
     assert r.returncode == 2 and r.stderr.startswith("error: couldn't read policy file")
+
+
+def test_eval_writes_predictions_without_listing_text(tmp_path: Path) -> None:
+    f = tmp_path / "gold.jsonl"
+    recs = [
+        {"id": 7, "name": "Jane Roe", "tags": ["celebrity", "actress"], "poi": True, "nsfw": False},
+        {"name": "Nude concept", "tags": ["nsfw", "nude"], "poi": False, "nsfw": True},
+    ]
+    f.write_text("\n".join(json.dumps(r) for r in recs) + "\n")
+    out_file = tmp_path / "pred.jsonl"
+    code, _, _ = run("eval", str(f), "--both", "--predictions", str(out_file))
+    assert code == 0
+    rows = [json.loads(line) for line in out_file.read_text().splitlines()]
+    assert [(r["id"], r["condition"]) for r in rows] == [
+        (7, "as-is"),
+        (1, "as-is"),  # no id: the record's index in the file
+        (7, "disguised"),
+        (1, "disguised"),
+    ]
+    first = rows[0]["labels"]
+    assert first["real_person"]["gold"] is True and first["sexual"]["gold"] is False
+    assert 0.0 <= first["real_person"]["score"] <= 1.0
+    assert rows[1]["labels"]["sexual"]["fired"] is True
+    assert "Jane" not in out_file.read_text() and "Nude" not in out_file.read_text()
+    code, _, err = run("eval", str(f), "--predictions", str(tmp_path / "no" / "p.jsonl"))
+    assert code == 2 and "couldn't write --predictions" in err

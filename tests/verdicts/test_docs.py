@@ -10,12 +10,21 @@ import pytest
 
 from likenessguard.evidence.base import Evidence
 from likenessguard.registry.base import Subject
-from likenessguard.verdicts.evaluate import Confusion, EvalReport
+from likenessguard.verdicts.base import Label
+from likenessguard.verdicts.evaluate import Confusion, EvalReport, prediction_row
 from likenessguard.verdicts.guard import check_prompt
 from likenessguard.verdicts.judge import judge_listing
 from tests.docs_tables import key_tables
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def _prediction() -> dict[str, Any]:
+    rec = {"id": 1, "name": "x", "poi": True}
+    v = judge_listing(rec)
+    return prediction_row(
+        rec, 0, condition="as-is", fold=None, verdict=v, gold_labels=[Label.REAL_PERSON]
+    )
 
 
 def _guard() -> dict[str, Any]:
@@ -30,6 +39,8 @@ PRODUCERS: dict[str, Callable[[], list[str]]] = {
     "guard.lora": lambda: list(_guard()["loras"][0]),
     "eval": lambda: list(EvalReport(1, "as-is", None).to_json()),
     "eval.label": lambda: list(Confusion().to_json()),
+    "eval-prediction": lambda: list(_prediction()),
+    "eval-prediction.label": lambda: list(_prediction()["labels"]["real_person"]),
     "registry-subject": lambda: list(Subject("subj_x", "x").to_json()),
 }
 

@@ -38,3 +38,46 @@ def test_one_class_is_a_usage_error_not_a_crash() -> None:
     rows, _ = _rows(30, 3)
     with pytest.raises(UsageError, match="needs both classes"):
         fit_label(rows, np.zeros(30, np.int64))
+
+
+def _listing(i: int) -> dict[str, object]:
+    # Fictional people only; the sexual ones carry an explicit tag and prompt.
+    person, sexual = i % 2 == 0, i % 3 == 0
+    name = f"Jane Roe {i}" if person else f"Watercolor style {i}"
+    tags = ["celebrity", "actress"] if person else ["style", "landscape"]
+    prompt = "nude, photo of a woman" if sexual else "a castle at dawn"
+    if sexual:
+        tags.append("nude")
+    return {
+        "id": 1000 + i,
+        "type": "LORA",
+        "name": name,
+        "tags": tags,
+        "versions": [{"trainedWords": [f"jr{i}"], "images": [{"prompt": prompt}]}],
+        "poi": person,
+        "nsfw": sexual,
+    }
+
+
+@pytest.mark.slow
+def test_cross_validated_predictions_name_the_fold_that_judged_each_record() -> None:
+    from likenessguard.verdicts.evaluate import evaluate_conditions
+    from likenessguard.verdicts.training import folds
+
+    recs = [_listing(i) for i in range(60)]
+    rows: list[dict[str, object]] = []
+    (report,) = evaluate_conditions(recs, ("as-is",), cv=2, predictions=rows.append)
+    assert [r["id"] for r in rows] == [1000 + i for i in range(60)]
+    test_sets = folds(60, 2)
+    for k, test in enumerate(test_sets):
+        assert {rows[int(i)]["fold"] for i in test} == {k}
+    # The rows recount the report exactly: they are the same outcomes.
+    c = report.labels["real_person"]
+    outcomes = [r["labels"]["real_person"] for r in rows]
+    fired = [(o["gold"], o["fired"]) for o in outcomes]
+    assert (c.tp, c.fp, c.fn) == (
+        fired.count((True, True)),
+        fired.count((False, True)),
+        fired.count((True, False)),
+    )
+    assert c.f1 > 0.9  # names and tags separate these cleanly

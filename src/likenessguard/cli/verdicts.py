@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -277,6 +279,14 @@ def eval_cmd(  # noqa: PLR0917 (Typer maps each parameter to an option)
     ] = None,
     policy: PolicyOption = None,
     fmt: Annotated[OutFormat, typer.Option("--format", "-f")] = OutFormat.TEXT,
+    predictions: Annotated[
+        Path | None,
+        typer.Option(
+            "--predictions",
+            help="Write each record's gold labels, scores and outcome here (JSONL; ids and "
+            "numbers only), for error analysis and label audits.",
+        ),
+    ] = None,
 ) -> None:
     """Precision, recall, F1 and confusion counts per label against gold labels."""
     from likenessguard.verdicts.evaluate import evaluate_conditions, read_listings
@@ -289,18 +299,39 @@ def eval_cmd(  # noqa: PLR0917 (Typer maps each parameter to an option)
         if not records:
             raise UsageError(f"{file} holds no listing records")
         conds = ("as-is", "disguised") if both else ("disguised",) if disguised else ("as-is",)
-        reports = evaluate_conditions(
-            records,
-            conds,
-            policy=_policy(policy),
-            cv=cv,
-            progress=lambda m: err.print(m, markup=False),
-        )
+        with _predictions_sink(predictions) as sink:
+            reports = evaluate_conditions(
+                records,
+                conds,
+                policy=_policy(policy),
+                cv=cv,
+                progress=lambda m: err.print(m, markup=False),
+                predictions=sink,
+            )
     for report in reports:
         if fmt is OutFormat.JSON:
             typer.echo(json.dumps(report.to_json()))
         else:
             typer.echo(report.to_text() + "\n")
+
+
+@contextmanager
+def _predictions_sink(path: Path | None) -> Iterator[Callable[[dict[str, Any]], None] | None]:
+    if path is None:
+        yield None
+        return
+    try:
+        fh = path.open("w", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(
+            f"couldn't write --predictions {path}: {exc.strerror or exc}: choose a writable path"
+        ) from exc
+
+    def write(row: dict[str, Any]) -> None:
+        fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+    with fh:
+        yield write
 
 
 policy_app = typer.Typer(

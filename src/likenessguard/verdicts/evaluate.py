@@ -6,7 +6,10 @@ models were trained on, use ``--cv K``: the models are retrained from scratch
 in each of K folds and every record is judged by models that never saw it
 (needs scikit-learn). ``--disguised`` judges each record as a re-upload under a
 generic name would look (see :func:`likenessguard.verdicts.training.disguise`).
-Gold labels: ``poi`` -> real_person, ``nsfw`` -> sexual.
+Gold labels: ``poi`` -> real_person, ``nsfw`` -> sexual. ``--predictions FILE``
+writes every record's gold labels, scores and outcome (one JSON line per record
+and condition) so errors can be read, audited and re-counted
+(``scripts/label_audit.py``).
 """
 
 from __future__ import annotations
@@ -164,9 +167,14 @@ def evaluate_conditions(
     cv: int | None = None,
     seed: int = 13,
     progress: Callable[[str], None] | None = None,
+    predictions: Callable[[dict[str, Any]], None] | None = None,
 ) -> list[EvalReport]:
     """One report per condition (``as-is``, ``disguised``); with ``cv`` each fold's models
-    are trained once and judge both views of the fold's held-out records."""
+    are trained once and judge both views of the fold's held-out records.
+
+    ``predictions`` receives one :func:`prediction_row` per record and condition, in
+    record order.
+    """
     from likenessguard.verdicts.training import disguise
 
     gold_labels = [lab for lab, key in GOLD.items() if any(key in r for r in records)]
@@ -181,6 +189,7 @@ def evaluate_conditions(
         reports.append(rep)
         views[cond] = [disguise(r) if cond == "disguised" else r for r in records]
     verdicts: dict[str, list[Verdict | None]] = {c: [None] * len(records) for c in conditions}
+    fold_of: list[int | None] = [None] * len(records)
     if cv:
         import numpy as np
 
@@ -194,6 +203,8 @@ def evaluate_conditions(
             if progress:
                 progress(f"fold {k + 1}/{cv}: training on {len(train)} records")
             models: TextModels | None = train_models(prep, train)
+            for i in test:
+                fold_of[int(i)] = k
             for cond in conditions:
                 for i in test:
                     verdicts[cond][int(i)] = judge_listing(
@@ -204,8 +215,14 @@ def evaluate_conditions(
             for i, view in enumerate(views[cond]):
                 verdicts[cond][i] = judge_listing(view, policy)
     for rep, cond in zip(reports, conditions, strict=True):
-        for rec, v in zip(records, verdicts[cond], strict=True):
+        for n, (rec, v) in enumerate(zip(records, verdicts[cond], strict=True)):
             assert v is not None
+            if predictions is not None:
+                predictions(
+                    prediction_row(
+                        rec, n, condition=cond, fold=fold_of[n], verdict=v, gold_labels=gold_labels
+                    )
+                )
             for lab in gold_labels:
                 rep.labels[str(lab)].add(bool(rec.get(GOLD[lab])), v.labels[lab].fired)
             for lab, r in v.labels.items():
@@ -213,3 +230,34 @@ def evaluate_conditions(
                     rep.fired[str(lab)] = rep.fired.get(str(lab), 0) + 1
             rep.severities[v.severity.label] = rep.severities.get(v.severity.label, 0) + 1
     return reports
+
+
+def prediction_row(
+    record: Mapping[str, Any],
+    index: int,
+    *,
+    condition: str,
+    fold: int | None,
+    verdict: Verdict,
+    gold_labels: Sequence[Label],
+) -> dict[str, Any]:
+    """One record's outcome: its id (or line index), gold labels, scores and what fired.
+
+    Only ids, labels and numbers: a predictions file holds no listing text, so it can
+    be shared alongside an audit without repeating names or prompts.
+    """
+    return {
+        "id": record.get("id", index),
+        "index": index,
+        "condition": condition,
+        "fold": fold,
+        "severity": verdict.severity.label,
+        "labels": {
+            str(lab): {
+                "gold": bool(record.get(GOLD[lab])),
+                "score": round(verdict.labels[lab].score, 4),
+                "fired": verdict.labels[lab].fired,
+            }
+            for lab in gold_labels
+        },
+    }
