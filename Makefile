@@ -35,8 +35,8 @@ demo: install
 	$(BIN)/likenessguard demo --hub $(DEMO_DIR) --db $(DEMO_DB)
 
 lint: install-dev
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 
 typecheck: install-dev
 	$(BIN)/mypy

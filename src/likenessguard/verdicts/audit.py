@@ -1,0 +1,192 @@
+"""How good is a detector against what the listings really show, when the gold labels are noisy?
+
+``likenessguard eval --predictions`` records, per listing, its gold label, score and
+whether the detector fired. A person reads a random sample of each *stratum* of those
+outcomes (the detector's hits that gold calls right, its hits that gold calls wrong,
+its misses, and the gold negatives it passed, split by score because real positives
+hide among the high scores) and judges each listing from its own text: ``1`` it is
+what the label means, ``0`` it is not, ``?`` the text cannot tell. Each stratum's share
+of real positives, applied to the stratum's size, gives the confusion table against
+audited labels; a Beta posterior per stratum gives its uncertainty.
+
+Judgements are stored as ``label,id,judgement`` rows (ids only, no listing text:
+docs/eval/label-audit.csv). Sampling order is a hash of the label and id, so the same
+predictions always give the same sample and a larger sample extends a smaller one.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from likenessguard.errors import UsageError
+
+# Score bands of the gold negatives the detector passed: most are far below the
+# threshold and hold almost no real positives, the few near it hold many.
+NEGATIVE_BANDS = (0.2, 0.05, 0.01, 0.0)
+JUDGEMENTS = frozenset({"1", "0", "?"})
+
+
+def stratum(gold: bool, fired: bool, score: float) -> str:
+    """The stratum of one outcome: ``tp``, ``fp``, ``fn`` or ``tn>=BAND``."""
+    if fired:
+        return "tp" if gold else "fp"
+    if gold:
+        return "fn"
+    band = next(b for b in NEGATIVE_BANDS if score >= b)
+    return f"tn>={band:g}"
+
+
+def strata(rows: Iterable[Mapping[str, Any]], label: str, condition: str) -> dict[str, list[str]]:
+    """Ids (as strings) per stratum, for one label and condition of a predictions file."""
+    out: dict[str, list[str]] = {}
+    for row in rows:
+        if row.get("condition") != condition or label not in row.get("labels", {}):
+            continue
+        lab = row["labels"][label]
+        key = stratum(bool(lab["gold"]), bool(lab["fired"]), float(lab["score"]))
+        out.setdefault(key, []).append(str(row["id"]))
+    return out
+
+
+def sample_order(ids: Iterable[str], label: str) -> list[str]:
+    """``ids`` in a fixed pseudo-random order: the first k are a uniform random sample."""
+    return sorted(ids, key=lambda i: hashlib.sha256(f"{label}:{i}".encode()).digest())
+
+
+def read_judgements(path: str | Path) -> dict[tuple[str, str], str]:
+    """``{(label, id): judgement}`` from an audit CSV (``label,id,judgement``)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"couldn't read audit file {p}: {exc.strerror or exc}") from exc
+    out: dict[tuple[str, str], str] = {}
+    reader = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+    if reader.fieldnames is None or not {"label", "id", "judgement"} <= set(reader.fieldnames):
+        raise UsageError(f"{p}: expected a CSV header 'label,id,judgement'")
+    for n, row in enumerate(reader, 2):
+        j = (row.get("judgement") or "").strip()
+        if j not in JUDGEMENTS:
+            raise UsageError(f"{p}:{n}: judgement {j!r} is not 1, 0 or ?: fix the row")
+        out[(row["label"].strip(), row["id"].strip())] = j
+    return out
+
+
+@dataclass(frozen=True)
+class StratumCount:
+    name: str
+    size: int
+    positive: int
+    negative: int
+    unsure: int
+
+    @property
+    def audited(self) -> int:
+        return self.positive + self.negative + self.unsure
+
+
+@dataclass(frozen=True)
+class AuditEstimate:
+    """Confusion against audited labels: point estimates and a 90% interval for F1."""
+
+    label: str
+    condition: str
+    strata: Sequence[StratumCount]
+    tp: float
+    fp: float
+    fn: float
+    f1_low: float
+    f1_high: float
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+
+    @property
+    def f1(self) -> float:
+        return 2 * self.tp / (2 * self.tp + self.fp + self.fn) if self.tp else 0.0
+
+    def to_text(self) -> str:
+        lines = [
+            f"{self.label}, {self.condition}: audited labels (unsure judgements left out)",
+            f"{'stratum':<10} {'size':>6} {'audited':>8} {'real':>5} {'not':>5} {'unsure':>7}"
+            f" {'share real':>11}",
+        ]
+        for s in self.strata:
+            decided = s.positive + s.negative
+            share = f"{s.positive / decided:.2f}" if decided else "-"
+            lines.append(
+                f"{s.name:<10} {s.size:>6} {s.audited:>8} {s.positive:>5} {s.negative:>5}"
+                f" {s.unsure:>7} {share:>11}"
+            )
+        lines.append(
+            f"estimated: TP {self.tp:.0f}, FP {self.fp:.0f}, FN {self.fn:.0f}; precision "
+            f"{self.precision:.3f}, recall {self.recall:.3f}, F1 {self.f1:.3f} "
+            f"(90% interval {self.f1_low:.3f}-{self.f1_high:.3f})"
+        )
+        return "\n".join(lines)
+
+
+def estimate(
+    rows: Iterable[Mapping[str, Any]],
+    judgements: Mapping[tuple[str, str], str],
+    label: str,
+    condition: str,
+    *,
+    draws: int = 4000,
+    seed: int = 0,
+) -> AuditEstimate:
+    """The detector's confusion table against audited labels, from stratified samples.
+
+    Every stratum needs at least one decided (``1`` or ``0``) judgement: an unaudited
+    stratum would make the estimate a guess. The point estimate uses each stratum's
+    sample share; the interval draws the shares from their Beta(1/2, 1/2) posteriors,
+    which pull a share of 0 or 1 from a small sample inward, so with very few
+    judgements the point can sit at the edge of (or outside) its interval.
+    """
+    groups = strata(rows, label, condition)
+    if not groups:
+        raise UsageError(f"the predictions hold no {label} outcomes for condition {condition!r}")
+    counts: list[StratumCount] = []
+    for name in sorted(groups):
+        js = [judgements.get((label, i)) for i in groups[name]]
+        counts.append(StratumCount(name, len(js), js.count("1"), js.count("0"), js.count("?")))
+    missing = [c.name for c in counts if c.positive + c.negative == 0]
+    if missing:
+        raise UsageError(
+            f"no decided judgement in stratum {', '.join(missing)} of {label}: "
+            "audit a sample of it (scripts/label_audit.py sample)"
+        )
+    rng = np.random.default_rng(seed)
+    tp = np.zeros(draws)
+    fp = np.zeros(draws)
+    fn = np.zeros(draws)
+    point = {"tp": 0.0, "fp": 0.0, "fn": 0.0}
+    for c in counts:
+        share = c.positive / (c.positive + c.negative)
+        # Jeffreys prior: a stratum with 0 of 25 real still may hold a few.
+        draw = rng.beta(c.positive + 0.5, c.negative + 0.5, draws)
+        if c.name in ("tp", "fp"):
+            point["tp"] += c.size * share
+            point["fp"] += c.size * (1 - share)
+            tp += c.size * draw
+            fp += c.size * (1 - draw)
+        else:
+            point["fn"] += c.size * share
+            fn += c.size * draw
+    f1 = 2 * tp / np.maximum(2 * tp + fp + fn, 1e-9)
+    low, high = np.quantile(f1, [0.05, 0.95])
+    return AuditEstimate(
+        label, condition, counts, point["tp"], point["fp"], point["fn"], float(low), float(high)
+    )
