@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from likenessguard.errors import UsageError
+from likenessguard.verdicts.evaluate import precision_recall_f1
 
 # Score bands of the gold negatives the detector passed: most are far below the
 # threshold and hold almost no real positives, the few near it hold many.
@@ -107,15 +108,15 @@ class AuditEstimate:
 
     @property
     def precision(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+        return precision_recall_f1(self.tp, self.fp, self.fn)[0]
 
     @property
     def recall(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+        return precision_recall_f1(self.tp, self.fp, self.fn)[1]
 
     @property
     def f1(self) -> float:
-        return 2 * self.tp / (2 * self.tp + self.fp + self.fn) if self.tp else 0.0
+        return precision_recall_f1(self.tp, self.fp, self.fn)[2]
 
     def to_text(self) -> str:
         lines = [
