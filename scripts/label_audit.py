@@ -11,7 +11,8 @@ Usage:
 still to judge among the first ``--per-stratum`` of its fixed random order, with
 their name, tags, trained words, description and first prompts, for a person to read.
 The judgements go into the audit CSV as ``label,id,judgement`` (1 / 0 / ?): ids only,
-never listing text. ``estimate`` prints the confusion table against the audited labels.
+never listing text. ``estimate`` prints the detector's confusion table against the
+audited labels, and the ceiling: the audited labels scored against the gold ones.
 The printed listings are evaluation material: read them, never copy them into
 documentation or fixtures.
 """

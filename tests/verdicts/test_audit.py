@@ -49,13 +49,20 @@ def test_estimate_corrects_gold_with_the_audited_shares() -> None:
     j |= {("real_person", str(300 + i)): "0" for i in range(20)}
     j[("real_person", "320")] = "?"  # unsure: left out of the shares
     est = estimate(rows, j, "real_person", "as-is")
-    assert est.tp == pytest.approx(100 + 15)
-    assert est.fp == pytest.approx(5)
-    assert est.fn == pytest.approx(10)
-    assert est.f1 == pytest.approx(230 / 245)
-    assert est.f1_low < est.f1 < est.f1_high  # the negatives may still hide a few
+    det = est.detector
+    assert (det.tp, det.fp, det.fn) == pytest.approx((100 + 15, 5, 10))
+    assert det.f1 == pytest.approx(230 / 245)
+    assert det.f1_low < det.f1 < det.f1_high  # the negatives may still hide a few
+    # A detector agreeing with every judgement, scored on gold: it finds the 15 real
+    # positives gold calls negative (FP) and passes the 10 gold positives that are not.
+    ceil = est.ceiling
+    assert (ceil.tp, ceil.fp, ceil.fn) == pytest.approx((100 + 10, 15, 10))
+    assert ceil.f1 == pytest.approx(220 / 245)
+    assert ceil.f1_low < ceil.f1 < ceil.f1_high
     assert [s.unsure for s in est.strata if s.name == "tn>=0"] == [1]
-    assert "F1 0.939" in est.to_text()
+    text = est.to_text()
+    assert "detector vs audited labels: TP 115, FP 5, FN 10" in text and "F1 0.939" in text
+    assert "audited labels vs gold (ceiling): TP 110, FP 15, FN 10" in text
     del j[("real_person", "100")], j[("real_person", "101")]
     for i in range(2, 8):
         del j[("real_person", str(100 + i))]
@@ -114,3 +121,4 @@ def test_label_audit_script_samples_and_estimates(tmp_path: Path) -> None:
     audit.write_text(audit.read_text() + "real_person,20,0\n")
     r = run("estimate", str(pred), str(audit), "--label", "real_person")
     assert r.returncode == 0 and "TP 10, FP 2, FN 0" in r.stdout and "F1 0.909" in r.stdout
+    assert "(ceiling): TP 10, FP 0, FN 0" in r.stdout

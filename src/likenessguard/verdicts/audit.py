@@ -94,12 +94,9 @@ class StratumCount:
 
 
 @dataclass(frozen=True)
-class AuditEstimate:
-    """Confusion against audited labels: point estimates and a 90% interval for F1."""
+class EstimatedScores:
+    """An estimated confusion table (point estimates) and a 90% interval for its F1."""
 
-    label: str
-    condition: str
-    strata: Sequence[StratumCount]
     tp: float
     fp: float
     fn: float
@@ -119,6 +116,30 @@ class AuditEstimate:
         return precision_recall_f1(self.tp, self.fp, self.fn)[2]
 
     def to_text(self) -> str:
+        return (
+            f"TP {self.tp:.0f}, FP {self.fp:.0f}, FN {self.fn:.0f}; precision "
+            f"{self.precision:.3f}, recall {self.recall:.3f}, F1 {self.f1:.3f} "
+            f"(90% interval {self.f1_low:.3f}-{self.f1_high:.3f})"
+        )
+
+
+@dataclass(frozen=True)
+class AuditEstimate:
+    """What a label audit says of a detector and of the gold labels it was scored on.
+
+    ``detector`` scores the detector against the audited labels. ``ceiling`` scores
+    the audited labels themselves against gold: what a detector that agreed with
+    every audited judgement would score on the gold labels. A target above the
+    ceiling can only be reached by learning the gold labels' mistakes.
+    """
+
+    label: str
+    condition: str
+    strata: Sequence[StratumCount]
+    detector: EstimatedScores
+    ceiling: EstimatedScores
+
+    def to_text(self) -> str:
         lines = [
             f"{self.label}, {self.condition}: audited labels (unsure judgements left out)",
             f"{'stratum':<10} {'size':>6} {'audited':>8} {'real':>5} {'not':>5} {'unsure':>7}"
@@ -131,12 +152,17 @@ class AuditEstimate:
                 f"{s.name:<10} {s.size:>6} {s.audited:>8} {s.positive:>5} {s.negative:>5}"
                 f" {s.unsure:>7} {share:>11}"
             )
-        lines.append(
-            f"estimated: TP {self.tp:.0f}, FP {self.fp:.0f}, FN {self.fn:.0f}; precision "
-            f"{self.precision:.3f}, recall {self.recall:.3f}, F1 {self.f1:.3f} "
-            f"(90% interval {self.f1_low:.3f}-{self.f1_high:.3f})"
-        )
+        lines.append(f"detector vs audited labels: {self.detector.to_text()}")
+        lines.append(f"audited labels vs gold (ceiling): {self.ceiling.to_text()}")
         return "\n".join(lines)
+
+
+def _scores(
+    tp: np.ndarray, fp: np.ndarray, fn: np.ndarray, point: Sequence[float]
+) -> EstimatedScores:
+    f1 = 2 * tp / np.maximum(2 * tp + fp + fn, 1e-9)
+    low, high = np.quantile(f1, [0.05, 0.95])
+    return EstimatedScores(point[0], point[1], point[2], float(low), float(high))
 
 
 def estimate(
@@ -148,7 +174,8 @@ def estimate(
     draws: int = 4000,
     seed: int = 0,
 ) -> AuditEstimate:
-    """The detector's confusion table against audited labels, from stratified samples.
+    """The detector's confusion table against audited labels, and the audited labels'
+    against gold, from stratified samples.
 
     Every stratum needs at least one decided (``1`` or ``0``) judgement: an unaudited
     stratum would make the estimate a guess. The point estimate uses each stratum's
@@ -170,24 +197,29 @@ def estimate(
             "audit a sample of it (scripts/label_audit.py sample)"
         )
     rng = np.random.default_rng(seed)
-    tp = np.zeros(draws)
-    fp = np.zeros(draws)
-    fn = np.zeros(draws)
-    point = {"tp": 0.0, "fp": 0.0, "fn": 0.0}
+    # Per draw and for the point estimate: [detector tp, fp, fn, ceiling tp, fp, fn].
+    drawn = np.zeros((6, draws))
+    point = np.zeros(6)
     for c in counts:
         share = c.positive / (c.positive + c.negative)
         # Jeffreys prior: a stratum with 0 of 25 real still may hold a few.
         draw = rng.beta(c.positive + 0.5, c.negative + 0.5, draws)
-        if c.name in ("tp", "fp"):
-            point["tp"] += c.size * share
-            point["fp"] += c.size * (1 - share)
-            tp += c.size * draw
-            fp += c.size * (1 - draw)
-        else:
-            point["fn"] += c.size * share
-            fn += c.size * draw
-    f1 = 2 * tp / np.maximum(2 * tp + fp + fn, 1e-9)
-    low, high = np.quantile(f1, [0.05, 0.95])
+        fired, gold = c.name in ("tp", "fp"), c.name in ("tp", "fn")
+        for values, real in ((point, share), (drawn, draw)):
+            really, not_really = c.size * real, c.size * (1 - real)
+            # The detector against audited labels: real listings it fired on are hits,
+            # the others it fired on false alarms, real ones it passed misses.
+            values[0 if fired else 2] += really
+            if fired:
+                values[1] += not_really
+            # The audited labels against gold, the same way round.
+            values[3 if gold else 4] += really
+            if gold:
+                values[5] += not_really
     return AuditEstimate(
-        label, condition, counts, point["tp"], point["fp"], point["fn"], float(low), float(high)
+        label,
+        condition,
+        counts,
+        _scores(drawn[0], drawn[1], drawn[2], point[:3].tolist()),
+        _scores(drawn[3], drawn[4], drawn[5], point[3:].tolist()),
     )
