@@ -6,6 +6,8 @@ Usage:
         [--condition as-is] [--per-stratum 25] [--audit docs/eval/label-audit.csv]
     python scripts/label_audit.py estimate pred.jsonl docs/eval/label-audit.csv \
         --label real_person [--condition as-is]
+    python scripts/label_audit.py thresholds pred.jsonl docs/eval/label-audit.csv \
+        --label real_person [--thresholds 0.2,0.3,0.5]
 
 ``sample`` prints, for each stratum (see likenessguard.verdicts.audit), the listings
 still to judge among the first ``--per-stratum`` of its fixed random order, with
@@ -13,6 +15,8 @@ their name, tags, trained words, description and first prompts, for a person to 
 The judgements go into the audit CSV as ``label,id,judgement`` (1 / 0 / ?): ids only,
 never listing text. ``estimate`` prints the detector's confusion table against the
 audited labels, and the ceiling: the audited labels scored against the gold ones.
+``thresholds`` prints both scores at other operating points, for choosing a policy's
+threshold against what the listings really are rather than against noisy gold.
 The printed listings are evaluation material: read them, never copy them into
 documentation or fixtures.
 """
@@ -26,7 +30,14 @@ from pathlib import Path
 from typing import Any
 
 from likenessguard.errors import UsageError
-from likenessguard.verdicts.audit import estimate, read_judgements, sample_order, strata
+from likenessguard.verdicts.audit import (
+    at_thresholds,
+    estimate,
+    read_judgements,
+    sample_order,
+    strata,
+    thresholds_text,
+)
 from likenessguard.verdicts.evaluate import read_listings
 
 
@@ -81,6 +92,14 @@ def estimate_cmd(args: argparse.Namespace) -> None:
     print(est.to_text())
 
 
+def thresholds_cmd(args: argparse.Namespace) -> None:
+    rows = _rows(args.predictions)
+    table = at_thresholds(
+        rows, read_judgements(args.audit), args.label, args.condition, args.thresholds
+    )
+    print(thresholds_text(args.label, args.condition, table))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -92,12 +111,21 @@ def main(argv: list[str] | None = None) -> int:
     e = sub.add_parser("estimate", help="scores against the audited labels")
     e.add_argument("predictions", type=Path)
     e.add_argument("audit", type=Path)
-    for p in (s, e):
+    t = sub.add_parser("thresholds", help="gold and audited scores at other thresholds")
+    t.add_argument("predictions", type=Path)
+    t.add_argument("audit", type=Path)
+    t.add_argument(
+        "--thresholds",
+        type=lambda v: [float(x) for x in v.split(",")],
+        default=[0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7],
+        help="comma-separated scores (default: 0.1,0.2,0.25,0.3,0.4,0.5,0.6,0.7)",
+    )
+    for p in (s, e, t):
         p.add_argument("--label", required=True, choices=("real_person", "sexual"))
         p.add_argument("--condition", default="as-is", choices=("as-is", "disguised"))
     args = ap.parse_args(argv)
     try:
-        (sample if args.cmd == "sample" else estimate_cmd)(args)
+        {"sample": sample, "estimate": estimate_cmd, "thresholds": thresholds_cmd}[args.cmd](args)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 
 from likenessguard.errors import UsageError
-from likenessguard.verdicts.audit import estimate, read_judgements, sample_order, strata, stratum
+from likenessguard.verdicts.audit import (
+    at_thresholds,
+    estimate,
+    read_judgements,
+    sample_order,
+    strata,
+    stratum,
+    thresholds_text,
+)
 
 
 def _row(i: int, gold: bool, fired: bool, score: float) -> dict[str, object]:
@@ -70,6 +78,32 @@ def test_estimate_corrects_gold_with_the_audited_shares() -> None:
         estimate(rows, j, "real_person", "as-is")
 
 
+def test_other_thresholds_weigh_each_judged_listing_by_its_stratum() -> None:
+    rows = [_row(i, True, True, 0.9) for i in range(100)]
+    rows += [_row(100 + i, False, True, 0.7) for i in range(20)]
+    # The misses score 0.3 and 0.1 alternately: a lower threshold catches half of them.
+    rows += [_row(200 + i, True, False, 0.3 if i % 2 == 0 else 0.1) for i in range(20)]
+    rows += [_row(300 + i, False, False, 0.001) for i in range(200)]
+    j = {("real_person", str(i)): "1" for i in range(10)}
+    j |= {("real_person", str(100 + i)): "1" if i < 6 else "0" for i in range(8)}
+    j |= {("real_person", str(200 + i)): "0" if i < 5 else "1" for i in range(10)}
+    j |= {("real_person", str(300 + i)): "0" for i in range(20)}
+    high, low = at_thresholds(rows, j, "real_person", "as-is", [0.5, 0.2])
+    # At the predictions' own operating point it agrees with estimate().
+    det = estimate(rows, j, "real_person", "as-is").detector
+    assert high.audited == pytest.approx((det.precision, det.recall, det.f1))
+    assert high.gold == pytest.approx((100 / 120, 100 / 120, 100 / 120))
+    assert high.fired == 120
+    # At 0.2, each judged miss stands for two: real ones at 0.3 (ids 206, 208) are
+    # found, the others at 0.3 (200, 202, 204) are false alarms, 205/207/209 still missed.
+    tp, fp, fn = 100 + 15 + 2 * 2, 5 + 2 * 3, 2 * 3
+    assert low.audited[2] == pytest.approx(2 * tp / (2 * tp + fp + fn))
+    assert low.gold[2] == pytest.approx(2 * 110 / (2 * 110 + 20 + 10))
+    assert low.fired == 130
+    assert low.audited_f1_low <= low.audited[2] <= low.audited_f1_high
+    assert "0.20    130" in thresholds_text("real_person", "as-is", [high, low])
+
+
 def test_audit_file_errors_say_what_to_fix(tmp_path: Path) -> None:
     f = tmp_path / "a.csv"
     f.write_text("# ids only\nlabel,id,judgement\nreal_person,7,1\nsexual,7,?\n")
@@ -122,3 +156,5 @@ def test_label_audit_script_samples_and_estimates(tmp_path: Path) -> None:
     r = run("estimate", str(pred), str(audit), "--label", "real_person")
     assert r.returncode == 0 and "TP 10, FP 2, FN 0" in r.stdout and "F1 0.909" in r.stdout
     assert "(ceiling): TP 10, FP 0, FN 0" in r.stdout
+    r = run("thresholds", str(pred), str(audit), "--label", "real_person", "--thresholds", "0.5")
+    assert r.returncode == 0 and "0.50     12   0.833  1.000  0.909" in r.stdout, r.stdout

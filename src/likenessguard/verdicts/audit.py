@@ -165,6 +165,29 @@ def _scores(
     return EstimatedScores(point[0], point[1], point[2], float(low), float(high))
 
 
+def _audited_strata(
+    rows: Iterable[Mapping[str, Any]],
+    judgements: Mapping[tuple[str, str], str],
+    label: str,
+    condition: str,
+) -> dict[str, list[str]]:
+    """:func:`strata`, checked to hold a decided judgement in every stratum."""
+    groups = strata(rows, label, condition)
+    if not groups:
+        raise UsageError(f"the predictions hold no {label} outcomes for condition {condition!r}")
+    missing = [
+        name
+        for name, ids in sorted(groups.items())
+        if not any(judgements.get((label, i)) in ("1", "0") for i in ids)
+    ]
+    if missing:
+        raise UsageError(
+            f"no decided judgement in stratum {', '.join(missing)} of {label}: "
+            "audit a sample of it (scripts/label_audit.py sample)"
+        )
+    return groups
+
+
 def estimate(
     rows: Iterable[Mapping[str, Any]],
     judgements: Mapping[tuple[str, str], str],
@@ -183,19 +206,11 @@ def estimate(
     which pull a share of 0 or 1 from a small sample inward, so with very few
     judgements the point can sit at the edge of (or outside) its interval.
     """
-    groups = strata(rows, label, condition)
-    if not groups:
-        raise UsageError(f"the predictions hold no {label} outcomes for condition {condition!r}")
+    groups = _audited_strata(rows, judgements, label, condition)
     counts: list[StratumCount] = []
     for name in sorted(groups):
         js = [judgements.get((label, i)) for i in groups[name]]
         counts.append(StratumCount(name, len(js), js.count("1"), js.count("0"), js.count("?")))
-    missing = [c.name for c in counts if c.positive + c.negative == 0]
-    if missing:
-        raise UsageError(
-            f"no decided judgement in stratum {', '.join(missing)} of {label}: "
-            "audit a sample of it (scripts/label_audit.py sample)"
-        )
     rng = np.random.default_rng(seed)
     # Per draw and for the point estimate: [detector tp, fp, fn, ceiling tp, fp, fn].
     drawn = np.zeros((6, draws))
@@ -223,3 +238,108 @@ def estimate(
         _scores(drawn[0], drawn[1], drawn[2], point[:3].tolist()),
         _scores(drawn[3], drawn[4], drawn[5], point[3:].tolist()),
     )
+
+
+@dataclass(frozen=True)
+class ThresholdScores:
+    """One operating point: the detector firing at ``score >= threshold``."""
+
+    threshold: float
+    fired: int
+    gold: tuple[float, float, float]
+    audited: tuple[float, float, float]
+    audited_f1_low: float
+    audited_f1_high: float
+
+
+def at_thresholds(
+    rows: Sequence[Mapping[str, Any]],
+    judgements: Mapping[tuple[str, str], str],
+    label: str,
+    condition: str,
+    thresholds: Sequence[float],
+    *,
+    draws: int = 2000,
+    seed: int = 0,
+) -> list[ThresholdScores]:
+    """Precision, recall and F1 against gold and against audited labels at other thresholds.
+
+    The audited sample is a stratified random sample of all listings (the strata of
+    the predictions' own operating point), so each judged listing stands for
+    ``stratum size / decided judgements`` listings, whatever threshold is then applied.
+    The interval resamples the judgements within each stratum (a stratified bootstrap);
+    unlike :func:`estimate`'s it cannot allow for positives that a stratum's sample
+    happens to lack, so it is narrower. Far from the original operating point few
+    judged listings change side and the estimates are coarse: read them as a
+    direction, not a promise.
+    """
+    groups = _audited_strata(rows, judgements, label, condition)
+    outcomes = {
+        str(r["id"]): r["labels"][label]
+        for r in rows
+        if r.get("condition") == condition and label in r.get("labels", {})
+    }
+    scores = {i: float(o["score"]) for i, o in outcomes.items()}
+    judged: list[tuple[np.ndarray, np.ndarray, float]] = []
+    for ids in groups.values():
+        decided = [i for i in ids if judgements.get((label, i)) in ("1", "0")]
+        judged.append(
+            (
+                np.array([scores[i] for i in decided]),
+                np.array([judgements[(label, i)] == "1" for i in decided]),
+                len(ids) / len(decided),
+            )
+        )
+    rng = np.random.default_rng(seed)
+    boots = [rng.integers(0, len(s), (draws, len(s))) for s, _, _ in judged]
+    all_scores = np.array(list(scores.values()))
+    all_gold = np.array([bool(o["gold"]) for o in outcomes.values()])
+    out = []
+    for t in thresholds:
+        fired = all_scores >= t
+        gold_counts = (
+            float((fired & all_gold).sum()),
+            float((fired & ~all_gold).sum()),
+            float((~fired & all_gold).sum()),
+        )
+        point = np.zeros(3)
+        drawn = np.zeros((3, draws))
+        for (s, real, weight), idx in zip(judged, boots, strict=True):
+            hit = s >= t
+            point += weight * np.array(
+                [(hit & real).sum(), (hit & ~real).sum(), (~hit & real).sum()]
+            )
+            hit_b, real_b = hit[idx], real[idx]
+            drawn += weight * np.stack(
+                [(hit_b & real_b).sum(1), (hit_b & ~real_b).sum(1), (~hit_b & real_b).sum(1)]
+            )
+        f1 = 2 * drawn[0] / np.maximum(2 * drawn[0] + drawn[1] + drawn[2], 1e-9)
+        low, high = np.quantile(f1, [0.05, 0.95])
+        out.append(
+            ThresholdScores(
+                t,
+                int(fired.sum()),
+                precision_recall_f1(*gold_counts),
+                precision_recall_f1(*point.tolist()),
+                float(low),
+                float(high),
+            )
+        )
+    return out
+
+
+def thresholds_text(label: str, condition: str, table: Sequence[ThresholdScores]) -> str:
+    """:func:`at_thresholds` as a table to read."""
+    lines = [
+        f"{label}, {condition}: fired at score >= threshold",
+        f"{'threshold':>9} {'fired':>6}  {'gold P':>6} {'R':>6} {'F1':>6}"
+        f"  {'audited P':>9} {'R':>6} {'F1':>6} {'F1 90% interval':>16}",
+    ]
+    for row in table:
+        (gp, gr, gf), (ap, ar, af) = row.gold, row.audited
+        lines.append(
+            f"{row.threshold:>9.2f} {row.fired:>6}  {gp:>6.3f} {gr:>6.3f} {gf:>6.3f}"
+            f"  {ap:>9.3f} {ar:>6.3f} {af:>6.3f}"
+            f" {row.audited_f1_low:>7.3f}-{row.audited_f1_high:.3f}"
+        )
+    return "\n".join(lines)
