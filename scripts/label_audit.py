@@ -94,8 +94,9 @@ def estimate_cmd(args: argparse.Namespace) -> None:
 
 def thresholds_cmd(args: argparse.Namespace) -> None:
     rows = _rows(args.predictions)
+    judgements = read_judgements(args.audit)
     table = at_thresholds(
-        rows, read_judgements(args.audit), args.label, args.condition, args.thresholds
+        rows, judgements, args.label, args.condition, args.thresholds, design=args.design
     )
     print(thresholds_text(args.label, args.condition, table))
 
@@ -119,6 +120,12 @@ def main(argv: list[str] | None = None) -> int:
         type=lambda v: [float(x) for x in v.split(",")],
         default=[0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7],
         help="comma-separated scores (default: 0.1,0.2,0.25,0.3,0.4,0.5,0.6,0.7)",
+    )
+    t.add_argument(
+        "--design",
+        default="as-is",
+        choices=("as-is", "disguised"),
+        help="the condition whose strata the judgements were sampled from (default as-is)",
     )
     for p in (s, e, t):
         p.add_argument("--label", required=True, choices=("real_person", "sexual"))

@@ -102,6 +102,19 @@ def test_other_thresholds_weigh_each_judged_listing_by_its_stratum() -> None:
     assert low.fired == 130
     assert low.audited_f1_low <= low.audited[2] <= low.audited_f1_high
     assert "0.20    130" in thresholds_text("real_person", "as-is", [high, low])
+    # Another condition's detector, weighed by the strata the sample was drawn from:
+    # a disguised detector that fires on every gold positive (misses included).
+    outcomes = [(i, True, True) for i in range(100)] + [(100 + i, False, True) for i in range(20)]
+    outcomes += [(200 + i, True, False) for i in range(20)]
+    outcomes += [(300 + i, False, False) for i in range(200)]
+    rows += [
+        {**_row(i, gold, gold or fired, 0.9 if gold or fired else 0.001), "condition": "disguised"}
+        for i, gold, fired in outcomes
+    ]
+    (dis,) = at_thresholds(rows, j, "real_person", "disguised", [0.5], design="as-is")
+    tp, fp, fn = 100 + 15 + 10, 5 + 10, 0
+    assert dis.audited[2] == pytest.approx(2 * tp / (2 * tp + fp + fn))
+    assert dis.fired == 140
 
 
 def test_audit_file_errors_say_what_to_fix(tmp_path: Path) -> None:

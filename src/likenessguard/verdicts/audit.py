@@ -200,7 +200,9 @@ def estimate(
     """The detector's confusion table against audited labels, and the audited labels'
     against gold, from stratified samples.
 
-    Every stratum needs at least one decided (``1`` or ``0``) judgement: an unaudited
+    The judgements must have been sampled from ``condition``'s own strata (for another
+    condition's detector use :func:`at_thresholds` with ``design``). Every stratum
+    needs at least one decided (``1`` or ``0``) judgement: an unaudited
     stratum would make the estimate a guess. The point estimate uses each stratum's
     sample share; the interval draws the shares from their Beta(1/2, 1/2) posteriors,
     which pull a share of 0 or 1 from a small sample inward, so with very few
@@ -259,21 +261,24 @@ def at_thresholds(
     condition: str,
     thresholds: Sequence[float],
     *,
+    design: str | None = None,
     draws: int = 2000,
     seed: int = 0,
 ) -> list[ThresholdScores]:
     """Precision, recall and F1 against gold and against audited labels at other thresholds.
 
     The audited sample is a stratified random sample of all listings (the strata of
-    the predictions' own operating point), so each judged listing stands for
-    ``stratum size / decided judgements`` listings, whatever threshold is then applied.
+    the ``design`` condition's outcomes, by default ``condition``'s), so each judged
+    listing stands for ``stratum size / decided judgements`` listings, whatever
+    threshold is then applied and whichever condition's scores: judgements sampled
+    from the as-is strata score the disguised detector with ``design="as-is"``.
     The interval resamples the judgements within each stratum (a stratified bootstrap);
     unlike :func:`estimate`'s it cannot allow for positives that a stratum's sample
     happens to lack, so it is narrower. Far from the original operating point few
     judged listings change side and the estimates are coarse: read them as a
     direction, not a promise.
     """
-    groups = _audited_strata(rows, judgements, label, condition)
+    groups = _audited_strata(rows, judgements, label, design or condition)
     outcomes = {
         str(r["id"]): r["labels"][label]
         for r in rows
