@@ -101,6 +101,18 @@ def thresholds_cmd(args: argparse.Namespace) -> None:
     print(thresholds_text(args.label, args.condition, table))
 
 
+def _threshold_list(text: str) -> list[float]:
+    try:
+        values = [float(x) for x in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or not all(0.0 <= v <= 1.0 for v in values):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give comma-separated scores between 0 and 1, e.g. 0.2,0.3,0.5"
+        )
+    return values
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -117,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("audit", type=Path)
     t.add_argument(
         "--thresholds",
-        type=lambda v: [float(x) for x in v.split(",")],
+        type=_threshold_list,
         default=[0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7],
         help="comma-separated scores (default: 0.1,0.2,0.25,0.3,0.4,0.5,0.6,0.7)",
     )

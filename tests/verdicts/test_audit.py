@@ -104,6 +104,8 @@ def test_other_thresholds_weigh_each_judged_listing_by_its_stratum() -> None:
     assert "0.20    130" in thresholds_text("real_person", "as-is", [high, low])
     # Another condition's detector, weighed by the strata the sample was drawn from:
     # a disguised detector that fires on every gold positive (misses included).
+    with pytest.raises(UsageError, match="340 listings of the as-is strata have no disguised"):
+        at_thresholds(rows, j, "real_person", "disguised", [0.5], design="as-is")
     outcomes = [(i, True, True) for i in range(100)] + [(100 + i, False, True) for i in range(20)]
     outcomes += [(200 + i, True, False) for i in range(20)]
     outcomes += [(300 + i, False, False) for i in range(200)]
@@ -171,3 +173,5 @@ def test_label_audit_script_samples_and_estimates(tmp_path: Path) -> None:
     assert "(ceiling): TP 10, FP 0, FN 0" in r.stdout
     r = run("thresholds", str(pred), str(audit), "--label", "real_person", "--thresholds", "0.5")
     assert r.returncode == 0 and "0.50     12   0.833  1.000  0.909" in r.stdout, r.stdout
+    r = run("thresholds", str(pred), str(audit), "--label", "real_person", "--thresholds", "0.5,x")
+    assert r.returncode == 2 and "comma-separated scores between 0 and 1" in r.stderr

@@ -278,13 +278,20 @@ def at_thresholds(
     judged listings change side and the estimates are coarse: read them as a
     direction, not a promise.
     """
-    groups = _audited_strata(rows, judgements, label, design or condition)
+    design = design or condition
+    groups = _audited_strata(rows, judgements, label, design)
     outcomes = {
         str(r["id"]): r["labels"][label]
         for r in rows
         if r.get("condition") == condition and label in r.get("labels", {})
     }
     scores = {i: float(o["score"]) for i, o in outcomes.items()}
+    absent = sum(i not in scores for ids in groups.values() for i in ids)
+    if absent:
+        raise UsageError(
+            f"{absent} listings of the {design} strata have no {condition} outcome: write "
+            "both conditions with 'likenessguard eval FILE --both --cv 5 --predictions PATH'"
+        )
     judged: list[tuple[np.ndarray, np.ndarray, float]] = []
     for ids in groups.values():
         decided = [i for i in ids if judgements.get((label, i)) in ("1", "0")]
