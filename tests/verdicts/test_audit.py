@@ -91,16 +91,18 @@ def test_other_thresholds_weigh_each_judged_listing_by_its_stratum() -> None:
     high, low = at_thresholds(rows, j, "real_person", "as-is", [0.5, 0.2])
     # At the predictions' own operating point it agrees with estimate().
     det = estimate(rows, j, "real_person", "as-is").detector
-    assert high.audited == pytest.approx((det.precision, det.recall, det.f1))
+    assert (high.audited.tp, high.audited.fp, high.audited.fn) == pytest.approx(
+        (det.tp, det.fp, det.fn)
+    )
     assert high.gold == pytest.approx((100 / 120, 100 / 120, 100 / 120))
     assert high.fired == 120
     # At 0.2, each judged miss stands for two: real ones at 0.3 (ids 206, 208) are
     # found, the others at 0.3 (200, 202, 204) are false alarms, 205/207/209 still missed.
     tp, fp, fn = 100 + 15 + 2 * 2, 5 + 2 * 3, 2 * 3
-    assert low.audited[2] == pytest.approx(2 * tp / (2 * tp + fp + fn))
+    assert (low.audited.tp, low.audited.fp, low.audited.fn) == pytest.approx((tp, fp, fn))
     assert low.gold[2] == pytest.approx(2 * 110 / (2 * 110 + 20 + 10))
     assert low.fired == 130
-    assert low.audited_f1_low <= low.audited[2] <= low.audited_f1_high
+    assert low.audited.f1_low <= low.audited.f1 <= low.audited.f1_high
     assert "0.20    130" in thresholds_text("real_person", "as-is", [high, low])
     # Another condition's detector, weighed by the strata the sample was drawn from:
     # a disguised detector that fires on every gold positive (misses included).
@@ -115,7 +117,7 @@ def test_other_thresholds_weigh_each_judged_listing_by_its_stratum() -> None:
     ]
     (dis,) = at_thresholds(rows, j, "real_person", "disguised", [0.5], design="as-is")
     tp, fp, fn = 100 + 15 + 10, 5 + 10, 0
-    assert dis.audited[2] == pytest.approx(2 * tp / (2 * tp + fp + fn))
+    assert (dis.audited.tp, dis.audited.fp, dis.audited.fn) == pytest.approx((tp, fp, fn))
     assert dis.fired == 140
 
 

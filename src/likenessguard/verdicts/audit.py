@@ -249,9 +249,7 @@ class ThresholdScores:
     threshold: float
     fired: int
     gold: tuple[float, float, float]
-    audited: tuple[float, float, float]
-    audited_f1_low: float
-    audited_f1_high: float
+    audited: EstimatedScores
 
 
 def at_thresholds(
@@ -325,18 +323,8 @@ def at_thresholds(
             drawn += weight * np.stack(
                 [(hit_b & real_b).sum(1), (hit_b & ~real_b).sum(1), (~hit_b & real_b).sum(1)]
             )
-        f1 = 2 * drawn[0] / np.maximum(2 * drawn[0] + drawn[1] + drawn[2], 1e-9)
-        low, high = np.quantile(f1, [0.05, 0.95])
-        out.append(
-            ThresholdScores(
-                t,
-                int(fired.sum()),
-                precision_recall_f1(*gold_counts),
-                precision_recall_f1(*point.tolist()),
-                float(low),
-                float(high),
-            )
-        )
+        audited = _scores(drawn[0], drawn[1], drawn[2], point.tolist())
+        out.append(ThresholdScores(t, int(fired.sum()), precision_recall_f1(*gold_counts), audited))
     return out
 
 
@@ -348,10 +336,10 @@ def thresholds_text(label: str, condition: str, table: Sequence[ThresholdScores]
         f"  {'audited P':>9} {'R':>6} {'F1':>6} {'F1 90% interval':>16}",
     ]
     for row in table:
-        (gp, gr, gf), (ap, ar, af) = row.gold, row.audited
+        (gp, gr, gf), a = row.gold, row.audited
         lines.append(
             f"{row.threshold:>9.2f} {row.fired:>6}  {gp:>6.3f} {gr:>6.3f} {gf:>6.3f}"
-            f"  {ap:>9.3f} {ar:>6.3f} {af:>6.3f}"
-            f" {row.audited_f1_low:>7.3f}-{row.audited_f1_high:.3f}"
+            f"  {a.precision:>9.3f} {a.recall:>6.3f} {a.f1:>6.3f}"
+            f" {a.f1_low:>7.3f}-{a.f1_high:.3f}"
         )
     return "\n".join(lines)
