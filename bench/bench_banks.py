@@ -22,7 +22,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import sys
 import tempfile
@@ -34,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from docs_section import write_section  # noqa: E402  (bench/ is on sys.path)
+from docs_section import load_note, write_section  # noqa: E402  (bench/ is on sys.path)
 from likenessguard.artifacts.base import FileSource  # noqa: E402
 from likenessguard.artifacts.open import read_artifacts  # noqa: E402
 from likenessguard.banks.base import BankEntry  # noqa: E402
@@ -186,13 +185,12 @@ def main() -> int:
     print(f"search {se}", flush=True)
     if args.quick:
         return 0
-    load = os.getloadavg()[0]
     recall = " | ".join(f"{band}: {r:.0%}" for band, r in se["recall"].items())  # type: ignore[attr-defined]
     section = f"""{BEGIN}
 ## Banks and fingerprints
 
 `python bench/bench_banks.py` on {platform.machine()}, CPython {platform.python_version()}, \
-2 cores, load average {load:.1f} at the end (other engineers' tests were running), \
+{load_note()} at the end, \
 FAISS {"installed" if faiss_available() else "not installed"}.
 
 | measurement | ours | reference (same run) | ratio | target |

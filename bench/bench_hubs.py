@@ -30,7 +30,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 os.environ.pop("HF_HUB_OFFLINE", None)
 
-from docs_section import write_section
+from docs_section import load_note, write_section
 from likenessguard.hubs.base import RepoQuery
 from likenessguard.hubs.http import Politeness
 from likenessguard.pipeline.crawl import (
@@ -181,15 +181,12 @@ def main() -> int:
     headroom = spin[1] / spin[2]
 
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    load = os.getloadavg()[0]
     lines = [
         BEGIN,
         "## Hubs",
         "",
         f"`python bench/bench_hubs.py`, {when}, {platform.machine()}, "
-        f"CPython {platform.python_version()}, {os.cpu_count()} cores, load average "
-        f"{load:.1f} (other engineers' work was running: above the core count the "
-        "scale-out figures are depressed).",
+        f"CPython {platform.python_version()}, {load_note()}.",
         "",
         f"**Header crawl** of {repos} synthetic LoRA repos (card, config, one "
         f"{mean_size / 1e6:.1f} MB kohya LoRA with a {mean_header / 1e3:.1f} kB header) "

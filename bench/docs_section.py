@@ -7,6 +7,7 @@ and ``<!-- bench_<area>:end -->`` and hands it here; the rest of the file
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -30,3 +31,15 @@ def write_section(begin: str, end: str, section: str) -> None:
         text = text.rstrip("\n") + "\n\n" + section
     DOCS.parent.mkdir(parents=True, exist_ok=True)
     DOCS.write_text(text)
+
+
+def load_note() -> str:
+    """``load average L on N cores``, saying so when other work held the cores.
+
+    Ratios hold up under load but scale-out figures do not, so a reader must know
+    whether the machine was busy; a fixed "other work was running" would be false
+    on a quiet run.
+    """
+    load, cores = os.getloadavg()[0], os.cpu_count() or 1
+    busy = " (other work was running: scale-out figures are depressed)" if load >= cores else ""
+    return f"load average {load:.1f} on {cores} cores{busy}"
