@@ -37,7 +37,7 @@ def test_scan_with_bank_matcher_flags_disguised_copies(tmp_path: Path) -> None:
     assert isinstance(analyzer, Analyzer)
     analyzer.matcher()
     clone = pickle.loads(pickle.dumps(analyzer))  # shipped to workers without its index
-    assert clone._matcher is None
+    assert not clone._matcher.built
 
     records = {
         Path(e.record["path"]).name: e.record

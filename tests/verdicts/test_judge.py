@@ -106,7 +106,7 @@ def test_analyzer_records_verdict_and_bounded_evidence(tmp_path: Path) -> None:
     assert sum(1 for e in stored if e["signal"] == "tag") == 60
     # Picklable for --jobs N; a registry from a DB is reloaded lazily in the worker.
     clone = pickle.loads(pickle.dumps(VerdictAnalyzer(db_url="sqlite:///x.db")))
-    assert clone._registry is None and clone.db_url == "sqlite:///x.db"
+    assert not clone._registry.built and clone.db_url == "sqlite:///x.db"
 
 
 def test_analyzer_on_a_hub_location() -> None:

@@ -342,8 +342,17 @@ class CrawlStats:
     records: int = 0
     flagged: int = 0
     downloaded: int = 0
+    #: Repos the hub failed to list or serve (these hold the watermark back).
     errors: list[str] = field(default_factory=list)
+    #: Errors recorded in this crawl's records (broken files, failed stages):
+    #: the record keeps them, and the summary counts them with ``errors``.
+    record_errors: int = 0
     listings: int = 0
+
+    @property
+    def error_count(self) -> int:
+        """What the summary line calls errors: hub failures plus record errors."""
+        return len(self.errors) + self.record_errors
 
 
 @dataclass(frozen=True)
@@ -529,6 +538,7 @@ class Crawler:
             self.stats.errors.append(message)
             self.progress(f"error: {message}", self.stats)
         self.stats.records += len(records)
+        self.stats.record_errors += sum(len(r.get("errors") or ()) for r in records)
         self.stats.flagged += sum(
             1 for r in records if is_suspect(r, self.options.suspect_severity)
         )
@@ -677,7 +687,7 @@ class Crawler:
         return (
             f"{head}: {s.listed} repos listed, {s.changed} changed, {s.unchanged} unchanged, "
             f"{s.files} files, {s.records} records, {s.flagged} flagged, "
-            f"{s.downloaded} downloaded, {len(s.errors)} errors"
+            f"{s.downloaded} downloaded, {s.error_count} errors"
         )
 
 

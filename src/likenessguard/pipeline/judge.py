@@ -19,6 +19,7 @@ from likenessguard.evidence.base import EvidenceContext
 from likenessguard.evidence.context import collect_local_context, extract_all
 from likenessguard.hashing.base import FileHashes
 from likenessguard.pipeline.base import AnalysisResult, ScanContext
+from likenessguard.pipeline.once import Once
 from likenessguard.registry.base import Registry
 from likenessguard.store.records import Location
 from likenessguard.verdicts.judge import compact_evidence, judge_evidence
@@ -48,36 +49,41 @@ class VerdictAnalyzer:
         self.policy_path = policy_path
         self.db_url = db_url
         self.neighbours = neighbours
-        self._registry = registry
-        self._policy: Policy | None = None
-        self._loaded = registry is not None
+        self._policy: Once[Policy] = Once()
+        self._registry: Once[Registry | None] = Once()
+        if registry is not None:
+            self._registry.set(registry)
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        state["_policy"] = None
-        if self.db_url:
-            state["_registry"] = None
-            state["_loaded"] = False
+        if not self.db_url:
+            # An in-memory registry has no catalog to be reloaded from: ship it.
+            shipped: Once[Registry | None] = Once()
+            shipped.set(self.registry())
+            state["_registry"] = shipped
         return state
 
     def policy(self) -> Policy:
-        if self._policy is None:
-            self._policy = load_policy(self.policy_path) if self.policy_path else default_policy()
-        return self._policy
+        """The policy, parsed once per process."""
+        return self._policy.get(
+            lambda: load_policy(self.policy_path) if self.policy_path else default_policy()
+        )
 
     def registry(self) -> Registry | None:
-        if not self._loaded:
-            self._loaded = True
-            if self.db_url:
-                from likenessguard.store.db import open_catalog
-                from likenessguard.store.registry import load_registry
+        """The protected-person registry, read once per process (thread-safe)."""
+        return self._registry.get(self._load_registry)
 
-                engine = open_catalog(self.db_url)
-                try:
-                    self._registry = load_registry(engine)
-                finally:
-                    engine.dispose()
-        return self._registry
+    def _load_registry(self) -> Registry | None:
+        if not self.db_url:
+            return None
+        from likenessguard.store.db import open_catalog
+        from likenessguard.store.registry import load_registry
+
+        engine = open_catalog(self.db_url)
+        try:
+            return load_registry(engine)
+        finally:
+            engine.dispose()
 
     def context_for(self, artifact: Artifact, location: Location) -> EvidenceContext:
         path = artifact.path

@@ -38,6 +38,7 @@ from likenessguard.hashing.fingerprint import (
     fingerprint_artifact,
 )
 from likenessguard.pipeline.base import AnalysisResult, ScanContext
+from likenessguard.pipeline.once import Once
 from likenessguard.store.banks import (
     CatalogEngine,
     CatalogItem,
@@ -118,23 +119,20 @@ class BankMatcher:
         self.banks = tuple(banks)
         self.min_similarity = min_similarity
         self.fingerprint = fingerprint
-        self._matcher: Matcher | None = None
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        state["_matcher"] = None
-        return state
+        self._matcher: Once[Matcher] = Once()
 
     def matcher(self) -> Matcher:
-        if self._matcher is None:
-            engine = open_catalog(self.db_url)
-            try:
-                self._matcher = Matcher(
-                    load_banks(engine, list(self.banks) or None), min_similarity=self.min_similarity
-                )
-            finally:
-                engine.dispose()
-        return self._matcher
+        """The banks' matcher, loaded once per process (thread-safe)."""
+        return self._matcher.get(self._load)
+
+    def _load(self) -> Matcher:
+        engine = open_catalog(self.db_url)
+        try:
+            return Matcher(
+                load_banks(engine, list(self.banks) or None), min_similarity=self.min_similarity
+            )
+        finally:
+            engine.dispose()
 
     def analyze(
         self,

@@ -7,6 +7,7 @@ to every head, so each concern evolves its tables without touching the others.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -91,13 +92,42 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
+#: Alembic loads ``env.py`` and the version scripts through a shared module
+#: table, so two threads upgrading at once see each other's half-loaded modules
+#: (``KeyError: 'config'``). Threaded crawls open the catalog from several
+#: stages at once, so upgrades in one process take turns.
+_MIGRATE_LOCK = threading.Lock()
+
+
 def migrate(engine: Engine) -> None:
-    """Upgrade the catalog to every branch head (idempotent, safe to call on each open)."""
+    """Upgrade the catalog to every branch head (idempotent, safe to call on each open).
+
+    The whole upgrade is one transaction. On SQLite that needs an explicit
+    ``BEGIN IMMEDIATE``: the sqlite3 driver would otherwise commit each
+    ``CREATE TABLE`` on its own, and a kill during the first open of a new
+    catalog left tables without an Alembic version row, so every later open
+    failed with "table artifacts already exists". ``IMMEDIATE`` also makes two
+    processes that open a new catalog at once take turns instead of both
+    creating it.
+    """
     try:
-        with engine.begin() as conn:
-            cfg = alembic_config(engine)
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "heads")
+        with _MIGRATE_LOCK, engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:
+                raw = conn.connection.dbapi_connection
+                raw.isolation_level = None  # type: ignore[union-attr]
+                raw.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+            try:
+                with conn.begin():
+                    cfg = alembic_config(engine)
+                    cfg.attributes["connection"] = conn
+                    command.upgrade(cfg, "heads")
+            finally:
+                if sqlite:
+                    # Back to the driver's own transaction handling for whoever
+                    # gets this connection next (NullPool closes it, a custom
+                    # pool might not).
+                    raw.isolation_level = ""  # type: ignore[union-attr]
     except OperationalError as exc:
         raise StoreError(
             f"couldn't open the catalog at {safe_url(engine)}: {exc.orig}; "
