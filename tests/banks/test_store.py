@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from likenessguard.artifacts.base import Artifact, Format
-from likenessguard.banks.base import BankEntry
+from likenessguard.banks.base import BankEntry, Match
 from likenessguard.errors import BankError
 from likenessguard.hashing.base import FileHashes
 from likenessguard.hashing.fingerprint import DIM, Fingerprint
@@ -21,7 +21,6 @@ from likenessguard.store.banks import (
     create_bank,
     delete_bank,
     get_bank,
-    index_record_matches,
     list_banks,
     load_fingerprints,
     matches_of,
@@ -29,6 +28,7 @@ from likenessguard.store.banks import (
 )
 from likenessguard.store.catalog import Catalog
 from likenessguard.store.db import open_catalog
+from likenessguard.store.models.banks import FingerprintRow
 from likenessguard.store.models.core import ArtifactRow
 from likenessguard.store.records import Location, ScanRecord
 
@@ -66,6 +66,7 @@ def _store(
     fmt: Format = Format.SAFETENSORS,
     errors: tuple[str, ...] = (),
     hashes: FileHashes | None = None,
+    matches: tuple[Match, ...] = (),
 ) -> None:
     name = uri.rsplit("/", 1)[-1]
     rec = ScanRecord(
@@ -75,6 +76,7 @@ def _store(
         artifact=Artifact(path=name, size=100, format=fmt, errors=errors),
         hashes=hashes or _hashes(i),
         fingerprint=fp.to_text() if fp else None,
+        matches=matches,
     )
     catalog.upsert([(rec, None)])
 
@@ -134,9 +136,11 @@ def test_rematch_catches_an_old_upload_when_a_ban_is_added(engine: Engine) -> No
         hub="huggingface",
     )
     _store(catalog, "file:///unrelated.safetensors", 2, _fp(3))
+    # Writing the records stored their fingerprints: rematch has none left to store.
+    assert len(load_fingerprints(engine)) == 2
     create_bank(engine, "bans")
     empty = rematch(engine, ["bans"])
-    assert empty.matched == 0 and empty.fingerprints_stored == 2
+    assert empty.matched == 0 and empty.fingerprints_stored == 0
     add_entries(
         engine,
         "bans",
@@ -249,34 +253,26 @@ def test_autov3_of_broken_or_non_safetensors_records_links_nothing(engine: Engin
     assert len(artifacts_matching(engine, "bans")) == 1
 
 
-def test_indexing_scan_matches_drops_autov3_matches_of_broken_records(engine: Engine) -> None:
-    """Records an older scanner wrote may carry an AutoV3 match of a broken file."""
+def test_writing_a_record_writes_its_matches_and_fingerprint_in_the_same_transaction(
+    engine: Engine,
+) -> None:
+    """No reconcile pass: what a record derives is in its tables as soon as it is committed."""
     catalog = Catalog(engine)
-    bad = ("header of x.safetensors is not valid JSON: the file is corrupt or hostile",)
-    _broken(catalog, "file:///up/bad.safetensors", "7".zfill(64), errors=bad)
-    _broken(catalog, "file:///up/good.safetensors", "7".zfill(64))
     create_bank(engine, "bans")
-    (entry_id,) = add_entries(engine, "bans", [BankEntry(autov3="7".zfill(64))]).added
-    stale = {"bank": "bans", "entry": {"id": entry_id}, "method": "autov3", "similarity": 1.0}
-    with engine.begin() as conn:
-        for uri in ("file:///up/bad.safetensors", "file:///up/good.safetensors"):
-            record = dict(catalog.get(uri) or {})
-            record["matches"] = [stale]
-            conn.execute(
-                ArtifactRow.__table__.update()
-                .where(ArtifactRow.uri == uri)
-                .values(record=record, severity=3)
-            )
-    written = index_record_matches(
-        engine, ["file:///up/bad.safetensors", "file:///up/good.safetensors"]
-    )
-    assert written == 1
-    assert len(artifacts_matching(engine, "bans")) == 1
-    assert (catalog.get("file:///up/bad.safetensors") or {})["matches"] == []
+    (entry_id,) = add_entries(engine, "bans", [BankEntry(sha256="7".zfill(64))]).added
+    hit = Match("bans", {"id": entry_id}, "sha256")
+    gone = Match("bans", {"id": entry_id + 999}, "sha256")  # deleted while the scan ran
+    _store(catalog, "file:///up/a.safetensors", 0, _fp(60), matches=(hit, gone))
+    assert artifacts_matching(engine, "bans") != []
     with engine.connect() as conn:
-        severity = dict(conn.execute(select(ArtifactRow.uri, ArtifactRow.severity)).all())
-    assert severity["file:///up/bad.safetensors"] < severity["file:///up/good.safetensors"]
-    assert (catalog.get("file:///up/good.safetensors") or {})["matches"] == [stale]
+        (aid,) = conn.execute(select(ArtifactRow.id)).scalars().all()
+        assert conn.execute(select(FingerprintRow.artifact_id)).scalars().all() == [aid]
+    # Rescanned without the match or a fingerprint (other weights, --no-hash):
+    # both rows go with the record that no longer says so.
+    _store(catalog, "file:///up/a.safetensors", 0, None)
+    assert artifacts_matching(engine, "bans") == []
+    with engine.connect() as conn:
+        assert conn.execute(select(FingerprintRow.artifact_id)).scalars().all() == []
 
 
 def test_copies_of_one_artifact_are_its_mirrors_cluster(engine: Engine) -> None:
@@ -334,14 +330,11 @@ def test_mirror_index_follows_new_replaced_and_deleted_fingerprints(engine: Engi
     # A scan adds a near copy: indexing its record stores the fingerprint, the
     # long-lived index picks it up without a rebuild.
     _store(catalog, "file:///m/b.safetensors", 1, _fp(51, noise=0.1, base=50))
-    index_record_matches(engine, ["file:///m/b.safetensors"])
     assert [c.uri for c in copies_of(engine, a, index=index)] == ["file:///m/b.safetensors"]
     # Rescanned with other weights: the replaced fingerprint no longer links.
     _store(catalog, "file:///m/b.safetensors", 1, _fp(52))
-    index_record_matches(engine, ["file:///m/b.safetensors"])
     assert copies_of(engine, a, index=index) == []
     _store(catalog, "file:///m/c.safetensors", 2, _fp(53, noise=0.1, base=50))
-    index_record_matches(engine, ["file:///m/c.safetensors"])
     assert [c.uri for c in copies_of(engine, a, index=index)] == ["file:///m/c.safetensors"]
     catalog.delete(["file:///m/c.safetensors"])
     assert copies_of(engine, a, index=index) == []

@@ -8,6 +8,7 @@ console script (and its worker processes) while rows are being committed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -20,6 +21,9 @@ from pathlib import Path
 
 import pytest
 
+from likenessguard.banks.base import BankEntry
+from likenessguard.store.banks import add_entries, create_bank
+from likenessguard.store.db import open_catalog
 from likenessguard.testing import make_lora
 
 CLI = [sys.executable, "-c", "from likenessguard.cli.app import main; main()"]
@@ -41,12 +45,36 @@ def _rows(db: Path) -> int:
         return 0
 
 
-def _catalog(db: Path) -> set[tuple[str, str | None, str]]:
+def _catalog(db: Path) -> set[tuple[str, str | None, str, bytes | None, str]]:
+    """Every record with its stored fingerprint and match rows (what the review app reads)."""
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
-        rows = conn.execute("SELECT uri, sha256, record FROM artifacts").fetchall()
+        rows = conn.execute(
+            "SELECT a.uri, a.sha256, a.record, f.vector,"
+            " (SELECT group_concat(m.bank || ':' || m.entry_id || ':' || m.method, ',')"
+            "  FROM matches m WHERE m.artifact_id = a.id)"
+            " FROM artifacts a LEFT JOIN fingerprints f ON f.artifact_id = a.id"
+        ).fetchall()
     uris = [r[0] for r in rows]
     assert len(uris) == len(set(uris))
-    return {(uri, sha, json.dumps(json.loads(rec), sort_keys=True)) for uri, sha, rec in rows}
+    return {
+        (uri, sha, json.dumps(json.loads(rec), sort_keys=True), fp, matches or "")
+        for uri, sha, rec, fp, matches in rows
+    }
+
+
+def _with_bank(db: Path, seeds: Path) -> None:
+    """A catalog whose bank bans every fourth seed by sha256 (same entry ids in every catalog)."""
+    engine = open_catalog(f"sqlite:///{db}")
+    try:
+        create_bank(engine, "bans")
+        entries = [
+            BankEntry(name=f"seed {i}", sha256=hashlib.sha256(p.read_bytes()).hexdigest())
+            for i in range(0, DISTINCT, 4)
+            for p in [seeds / f"lora_{i}.safetensors"]
+        ]
+        add_entries(engine, "bans", entries)
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture
@@ -66,7 +94,9 @@ def hub(tmp_path: Path) -> Path:
 @pytest.mark.slow
 def test_sigkill_then_rescan_equals_an_uninterrupted_scan(tmp_path: Path, hub: Path) -> None:
     total = DISTINCT * COPIES
-    killed_db = tmp_path / "killed.db"
+    killed_db, fresh_db = tmp_path / "killed.db", tmp_path / "fresh.db"
+    for db in (killed_db, fresh_db):
+        _with_bank(db, tmp_path / "seeds")
     proc = subprocess.Popen(
         _scan(hub, killed_db, "--jobs", "2"),
         stdout=subprocess.DEVNULL,
@@ -88,15 +118,16 @@ def test_sigkill_then_rescan_equals_an_uninterrupted_scan(tmp_path: Path, hub: P
     rerun = subprocess.run(
         _scan(hub, killed_db), capture_output=True, text=True, timeout=300, check=False
     )
-    assert rerun.returncode == 0, rerun.stderr
+    assert rerun.returncode == 1, rerun.stderr  # the banned copies are findings
     assert len(rerun.stdout.splitlines()) == total  # skipped files are still reported
 
-    fresh_db = tmp_path / "fresh.db"
     fresh = subprocess.run(
         _scan(hub, fresh_db), capture_output=True, text=True, timeout=300, check=False
     )
-    assert fresh.returncode == 0, fresh.stderr
+    assert fresh.returncode == 1, fresh.stderr
 
     resumed = _catalog(killed_db)
     assert len(resumed) == total
+    assert sum(1 for *_, fp, _m in resumed if fp) == total  # every fingerprint indexed
+    assert sum(1 for *_, m in resumed if m) == (DISTINCT // 4) * COPIES  # every match indexed
     assert resumed == _catalog(fresh_db)

@@ -34,7 +34,6 @@ from likenessguard.errors import UsageError
 from likenessguard.pipeline.analyzers import build_analyzers
 from likenessguard.pipeline.base import ScanTarget
 from likenessguard.pipeline.executors.local import make_executor
-from likenessguard.pipeline.match import BankMatcher
 from likenessguard.pipeline.scanner import (
     ScanEvent,
     Scanner,
@@ -44,7 +43,6 @@ from likenessguard.pipeline.scanner import (
 )
 from likenessguard.pipeline.walk import WalkProblem, walk
 from likenessguard.reports.base import ReportFormat, make_report, severity_of
-from likenessguard.store.banks import index_record_matches
 from likenessguard.verdicts.base import Severity
 
 
@@ -128,7 +126,6 @@ def scan_command(  # noqa: PLR0917  (Typer maps each option to a parameter)
     existing = [p for p in paths if os.path.lexists(p)]
     worst = Severity.NONE
     seen: set[str] = set()
-    rescanned: list[str] = []
     unreadable: list[str] = []
     show_progress = is_interactive() and not quiet
     try:
@@ -149,12 +146,8 @@ def scan_command(  # noqa: PLR0917  (Typer maps each option to a parameter)
                 if event.status == "failed":
                     # A folder that could not be read hides its files; never prune them.
                     unreadable.append(str(uri).rstrip("/") + "/")
-                if event.status == "scanned":
-                    rescanned.append(str(uri))
                 worst = max(worst, severity_of(event.record))
                 report.add(event.record)
-            if any(isinstance(a, BankMatcher) for a in analyzers):
-                index_record_matches(catalog.engine, rescanned)
             if prune:
                 gone = [
                     uri

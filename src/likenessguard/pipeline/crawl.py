@@ -40,7 +40,6 @@ from likenessguard.hubs.http import Politeness
 from likenessguard.hubs.remote import BlockSource, RemoteSource
 from likenessguard.pipeline.base import AnalysisResult, Analyzer, ScanContext, ScanTarget
 from likenessguard.pipeline.scanner import Scanner
-from likenessguard.store.banks import index_record_matches
 from likenessguard.store.catalog import Catalog, record_severity
 from likenessguard.store.hubs import HubEvent, HubStore, RepoState
 from likenessguard.store.records import Location
@@ -515,9 +514,6 @@ class Crawler:
         records = [dict(e.record) for e in self.scanner.run(targets)]
         if self.options.fingerprint == "suspects":
             records = self._fingerprint_suspects(targets, records)
-        # The review app filters by bank on the matches table and finds similar
-        # copies in the fingerprints table: keep both in step with these records.
-        index_record_matches(self.catalog.engine, [str(r["location"]["uri"]) for r in records])
         # Records are committed (Scanner.run flushes before returning): now the
         # previous commit's records can go and the repos can be marked.
         olds = self.store.repo_states(self.spec.hub, [fresh.repo for _, fresh, _, _ in listed])

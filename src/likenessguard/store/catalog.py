@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -33,7 +33,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from likenessguard.errors import StoreError
 from likenessguard.hashing.base import HASH_NAMES
-from likenessguard.store.db import open_catalog, safe_url
+from likenessguard.hashing.fingerprint import Fingerprint
+from likenessguard.store.db import Base, open_catalog, safe_url
+from likenessguard.store.models.banks import BankEntryRow, FingerprintRow, MatchRow
 from likenessguard.store.models.core import ArtifactRow
 from likenessguard.store.records import ScanRecord
 from likenessguard.verdicts.base import Severity
@@ -153,6 +155,120 @@ def _row_values(record: Mapping[str, Any], stat: StatTuple | None, now: datetime
     return values
 
 
+def _upsert_on(conn: Connection, table: Table, key: str, values: list[dict[str, Any]]) -> None:
+    dialect = conn.dialect.name
+    columns = [c for c in values[0] if c != key]
+    if dialect == "postgresql":
+        pg = postgresql.insert(table)
+        conn.execute(
+            pg.on_conflict_do_update(
+                index_elements=[key], set_={c: pg.excluded[c] for c in columns}
+            ),
+            values,
+        )
+    else:
+        lite = sqlite.insert(table)
+        conn.execute(
+            lite.on_conflict_do_update(
+                index_elements=[key], set_={c: lite.excluded[c] for c in columns}
+            ),
+            values,
+        )
+
+
+def _write_derived(conn: Connection, rows: Mapping[str, Mapping[str, Any]], now: datetime) -> None:
+    """Write what the records just upserted derive into other tables, in their transaction.
+
+    The review app filters by bank on the ``matches`` table and finds similar
+    copies in the ``fingerprints`` table. Both used to be filled by a separate
+    pass after the scan had committed its records, so a kill in between left
+    records whose matches and fingerprints were never indexed, and the rerun
+    took the files as unchanged. Written here, a record and what it derives
+    commit together or not at all.
+
+    A record's matches replace the artifact's match rows (a match of a bank
+    entry deleted meanwhile is left in the record alone); its fingerprint
+    replaces the stored one, and a record without one drops it: a fingerprint
+    of weights the file no longer holds would link copies that are not.
+    """
+    art, matches, fps = _table(ArtifactRow), _table(MatchRow), _table(FingerprintRow)
+    uris = list(rows)
+    for start in range(0, len(uris), 500):
+        chunk = uris[start : start + 500]
+        ids: dict[str, int] = {
+            str(u): int(i)
+            for u, i in conn.execute(select(art.c.uri, art.c.id).where(art.c.uri.in_(chunk)))
+        }
+        wanted: list[dict[str, Any]] = []
+        vectors: dict[int, Fingerprint] = {}
+        for uri in chunk:
+            aid = ids[uri]
+            record = rows[uri]["record"]
+            for m in record.get("matches") or ():
+                entry_id = (m.get("entry") or {}).get("id")
+                if not m.get("bank") or not str(entry_id).isdigit():
+                    # Only entries of a stored bank have row ids; a custom
+                    # analyzer's match stays in the record alone.
+                    continue
+                wanted.append(
+                    {
+                        "artifact_id": aid,
+                        "bank": str(m["bank"]),
+                        "entry_id": int(str(entry_id)),
+                        "method": str(m.get("method") or ""),
+                        "similarity": float(m.get("similarity") or 0.0),
+                        "negative": bool(m.get("negative")),
+                        "matched_at": now,
+                    }
+                )
+            text = record.get("fingerprint")
+            if isinstance(text, str):
+                with suppress(ValueError):  # rematch reports unusable stored fingerprints
+                    vectors[aid] = Fingerprint.from_text(text)
+        conn.execute(delete(matches).where(matches.c.artifact_id.in_(list(ids.values()))))
+        if wanted:
+            live = set(
+                conn.scalars(
+                    select(BankEntryRow.id).where(
+                        BankEntryRow.id.in_({w["entry_id"] for w in wanted})
+                    )
+                )
+            )
+            seen: set[tuple[int, int]] = set()
+            kept = []
+            for w in wanted:
+                key = (w["artifact_id"], w["entry_id"])
+                if w["entry_id"] in live and key not in seen:
+                    seen.add(key)
+                    kept.append(w)
+            if kept:
+                conn.execute(matches.insert(), kept)
+        gone = [aid for aid in ids.values() if aid not in vectors]
+        if gone:
+            conn.execute(delete(fps).where(fps.c.artifact_id.in_(gone)))
+        if vectors:
+            stored = dict(
+                conn.execute(
+                    select(fps.c.artifact_id, fps.c.vector).where(
+                        fps.c.artifact_id.in_(list(vectors))
+                    )
+                ).all()
+            )
+            changed = [
+                {
+                    "artifact_id": aid,
+                    "kind": fp.kind,
+                    "modules": fp.modules,
+                    "vector": fp.to_bytes(),
+                    "computed_at": now,
+                }
+                for aid, fp in vectors.items()
+                if stored.get(aid) != fp.to_bytes()
+            ]
+            if changed:
+                _upsert_on(conn, fps, "artifact_id", changed)
+
+
 @dataclass(frozen=True, slots=True)
 class StoredStat:
     """What the catalog remembers about a row for incremental re-scans."""
@@ -165,7 +281,7 @@ class StoredStat:
     error_count: int
 
 
-def _table(model: type[ArtifactRow]) -> Table:
+def _table(model: type[Base]) -> Table:
     # Declarative models expose __table__ as a FromClause to type checkers.
     table = model.__table__
     assert isinstance(table, Table)
@@ -262,6 +378,7 @@ class Catalog:
                             "use a sqlite:/// or postgresql:// URL"
                         )
                     conn.execute(stmt, list(rows.values()))
+                    _write_derived(conn, rows, now)
         except SQLAlchemyError as exc:
             raise self._fail("write records", exc) from exc
         return len(rows)
