@@ -127,6 +127,24 @@ class ScanTarget(ABC):
         """
         return None
 
+    def open_member(self, member: str) -> AbstractContextManager[ByteSource] | None:
+        """The bytes a member's tensor offsets point into, when they are not :meth:`open`'s.
+
+        A zip member's offsets are positions in the archive, so the default
+        (``None``: use :meth:`open`) fits archives. A folder artifact's offsets
+        are positions in its weights file, which a folder target opens here.
+        """
+        return None
+
+
+@contextmanager
+def _file_source(path: str) -> Iterator[ByteSource]:
+    source = FileSource(path)
+    try:
+        yield source
+    finally:
+        source.close()
+
 
 @dataclass(frozen=True)
 class LocalTarget(ScanTarget):
@@ -154,13 +172,8 @@ class LocalTarget(ScanTarget):
     def path(self) -> str:
         return self.display
 
-    @contextmanager
-    def _open(self) -> Iterator[ByteSource]:
-        source = FileSource(self.display)
-        try:
-            yield source
-        finally:
-            source.close()
+    def _open(self) -> AbstractContextManager[ByteSource]:
+        return _file_source(self.display)
 
     def open(self) -> AbstractContextManager[ByteSource]:
         return self._open()
@@ -178,12 +191,31 @@ class LocalTarget(ScanTarget):
             return None
         return hash_file(self.display, data_offset=data_offset)
 
+    def _folder_member(self, member: str) -> str | None:
+        """The weights file ``member`` names inside a folder target (a PEFT/diffusers folder)."""
+        if not os.path.isdir(self.display):
+            return None
+        inner = os.path.normpath(os.path.join(self.display, member))
+        # The reader names files inside the folder; never follow a name out of it.
+        if os.path.commonpath([inner, self.display]) != self.display:
+            raise ValueError(f"member {member} is outside {self.display}")
+        return inner
+
+    def open_member(self, member: str) -> AbstractContextManager[ByteSource] | None:
+        inner = self._folder_member(member)
+        return None if inner is None else _file_source(inner)
+
     def hash_member(self, member: str) -> FileHashes | None:
         import zipfile
         import zlib
 
-        from likenessguard.hashing.file_hashes import MultiHasher
+        from likenessguard.hashing.file_hashes import MultiHasher, hash_file
 
+        inner = self._folder_member(member)
+        if inner is not None:
+            # A PEFT or diffusers folder: its weights file is the model a bank
+            # knows (a banned LoRA converted to PEFT and uploaded as a folder).
+            return hash_file(inner)
         try:
             with zipfile.ZipFile(self.display) as zf:
                 info = zf.getinfo(member)

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from likenessguard.artifacts.base import Artifact, ByteSource, FileSource, Format
+from likenessguard.artifacts.base import Artifact, ByteSource, Format
 from likenessguard.banks.base import BankEntry, Match
 from likenessguard.banks.matcher import Matcher
 from likenessguard.banks.similarity import VectorIndex
@@ -37,8 +37,9 @@ from likenessguard.hashing.fingerprint import (
     FingerprintError,
     fingerprint_artifact,
 )
-from likenessguard.pipeline.base import AnalysisResult, ScanContext
+from likenessguard.pipeline.base import AnalysisResult, LocalTarget, ScanContext
 from likenessguard.pipeline.once import Once
+from likenessguard.pipeline.work import data_offset_of
 from likenessguard.store.banks import (
     CatalogEngine,
     CatalogItem,
@@ -183,29 +184,36 @@ class FileResult:
 
 
 def examine_file(path: str) -> list[FileResult]:
-    """Read, hash and fingerprint one file (one result per artifact it holds)."""
-    from likenessguard.artifacts.open import read_artifacts
-    from likenessguard.hashing.file_hashes import hash_file
+    """Read, hash and fingerprint one file (one result per artifact it holds).
 
+    The same target the scanner uses, so ``match``, ``bank add`` and ``scan``
+    hash and fingerprint a file, an archive member or a PEFT folder alike.
+    """
     try:
-        artifacts = read_artifacts(path)
+        target = LocalTarget.from_path(path)
+        artifacts = target.read()
     except OSError as exc:
         return [FileResult(path, None, None, None, errors=(f"{path}: {exc.strerror or exc}",))]
     out: list[FileResult] = []
     for art in artifacts:
         errors = tuple(art.errors)
         hashes: FileHashes | None = None
-        if art.member is None and os.path.isfile(path):
-            try:
-                hashes = hash_file(path, data_offset=art.data_offset)
-            except (OSError, ValueError) as exc:
-                errors += (f"{path}: couldn't hash: {exc}",)
+        try:
+            if art.member is None:
+                hashes = target.hash(data_offset_of(artifacts))
+            elif art.ok:
+                hashes = target.hash_member(art.member)
+        except (OSError, ValueError) as exc:
+            errors += (f"{path}: couldn't hash: {getattr(exc, 'strerror', None) or exc}",)
         fp: Fingerprint | None = None
         warnings: tuple[str, ...] = ()
-        if art.member is None and os.path.isfile(art.path or path):
-            with FileSource(art.path or path) as source:
+        try:
+            opened = (target.open_member(art.member) if art.member else None) or target.open()
+            with opened as source:
                 fp, problem = fingerprint_of(art, source)
             warnings = (problem,) if problem else ()
+        except (OSError, ValueError):
+            pass  # reading already reported why the bytes are out of reach
         out.append(FileResult(path, art, hashes, fp, errors=errors, warnings=warnings))
     return out
 

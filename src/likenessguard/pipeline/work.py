@@ -56,7 +56,7 @@ def error_record(target: ScanTarget, message: str) -> ScanRecord:
     )
 
 
-def _data_offset(artifacts: Sequence[Artifact]) -> int | None:
+def data_offset_of(artifacts: Sequence[Artifact]) -> int | None:
     # AutoV3 hashes tensor data only, so the hasher needs where it starts; only a
     # plain (non-member) safetensors file has one that applies to the whole file.
     if len(artifacts) == 1:
@@ -123,6 +123,21 @@ def _member_hashes(
         return None, (f"couldn't hash {artifact.member} in {target.display}: {reason}",)
 
 
+def _member_context(
+    stack: ExitStack, target: ScanTarget, member: str, context: ScanContext
+) -> ScanContext:
+    """The context whose ``source`` holds the member's tensors (a folder's weights file)."""
+    try:
+        opened = target.open_member(member)
+        if opened is None:
+            return context
+        return dataclasses.replace(context, source=stack.enter_context(opened))
+    except (OSError, ValueError):
+        # Reading the member already worked or reported why; without its bytes
+        # the analyzers see no tensor data (no fingerprint), as for a failed open.
+        return dataclasses.replace(context, source=None)
+
+
 def scan_target(options: ScanOptions, target: ScanTarget) -> tuple[ScanRecord, ...]:
     """Read, hash and analyze one target; return one record per artifact it holds.
 
@@ -156,7 +171,7 @@ def scan_target(options: ScanOptions, target: ScanTarget) -> tuple[ScanRecord, .
     hash_errors: tuple[str, ...] = ()
     if options.hash_files:
         try:
-            hashes = target.hash(_data_offset(artifacts))
+            hashes = target.hash(data_offset_of(artifacts))
         except OSError as exc:
             reason = exc.strerror or describe_exception(exc)
             hash_errors = (f"couldn't hash {target.display}: {reason}",)
@@ -178,7 +193,10 @@ def scan_target(options: ScanOptions, target: ScanTarget) -> tuple[ScanRecord, .
             own_hashes, own_errors = hashes, hash_errors
             if artifact.member is not None and options.hash_files:
                 own_hashes, own_errors = _member_hashes(target, artifact)
-            merged = _analyze(options, artifact, own_hashes, location, context)
+            own_context = context
+            if artifact.member is not None and options.analyzers and artifact.ok:
+                own_context = _member_context(stack, target, artifact.member, context)
+            merged = _analyze(options, artifact, own_hashes, location, own_context)
             kept = artifact if options.keep_tensors else dataclasses.replace(artifact, tensors=())
             records.append(
                 ScanRecord(
