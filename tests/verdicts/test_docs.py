@@ -10,6 +10,7 @@ import pytest
 
 from likenessguard.evidence.base import Evidence
 from likenessguard.registry.base import Subject
+from likenessguard.testing import make_lora
 from likenessguard.verdicts.base import Label
 from likenessguard.verdicts.evaluate import Confusion, EvalReport, prediction_row
 from likenessguard.verdicts.guard import check_prompt
@@ -33,7 +34,16 @@ def _guard() -> dict[str, Any]:
 
 PRODUCERS: dict[str, Callable[[], list[str]]] = {
     "scan-record-extra": lambda: ["evidence"],
-    "explain": lambda: ["path", "verdict", "evidence", "errors"],
+    "explain": lambda: [
+        "path",
+        "member",
+        "severity",
+        "verdict",
+        "findings",
+        "matches",
+        "evidence",
+        "errors",
+    ],
     "classify-listings": lambda: ["id", "verdict"],
     "guard": lambda: list(_guard()),
     "guard.lora": lambda: list(_guard()["loras"][0]),
@@ -71,6 +81,9 @@ def test_explain_and_classify_keys_are_the_cli_keys(tmp_path: Path) -> None:
     f.write_text(json.dumps({"id": 1, "name": "x"}) + "\n")
     out = CliRunner().invoke(build_app(), ["classify-listings", str(f)]).stdout
     assert list(json.loads(out)) == PRODUCERS["classify-listings"]()
+    lora = make_lora(tmp_path / "x.safetensors", "sd1", modules=4)
+    out = CliRunner().invoke(build_app(), ["explain", str(lora), "--format", "json"]).stdout
+    assert list(json.loads(out)) == PRODUCERS["explain"]()
     v = judge_listing({"name": "x"})
     assert set(v.to_json()) == {"severity", "labels", "subject"}
     assert list(Evidence("a", "b", "c", "d").to_json()) == [

@@ -23,7 +23,7 @@ from likenessguard.cli.common import DbOption, console, exit_on_error
 from likenessguard.cli.exit_codes import ExitCode
 from likenessguard.errors import UsageError
 from likenessguard.registry.base import Registry
-from likenessguard.verdicts.base import Verdict
+from likenessguard.verdicts.base import Severity, Verdict
 from likenessguard.verdicts.policy import Policy, default_policy, default_policy_text, load_policy
 
 
@@ -84,18 +84,11 @@ def _verdict_lines(v: Verdict) -> list[str]:
     return lines
 
 
-def _read_model(path: Path) -> Any:
-    from likenessguard.artifacts.open import read_artifacts
-
-    arts = read_artifacts(path)
-    return arts[0] if arts else None
-
-
 def explain(
     file: Annotated[
         Path,
         typer.Argument(
-            help="A model file (its README, sidecars and previews beside it are read too)."
+            help="A model file or folder (the README, sidecars and previews beside it too)."
         ),
     ],
     policy: PolicyOption = None,
@@ -104,36 +97,95 @@ def explain(
         OutFormat, typer.Option("--format", "-f", help="text for people, json for machines.")
     ] = OutFormat.TEXT,
 ) -> None:
-    """Say why a model file gets its verdict, quoting each evidence item."""
-    from likenessguard.evidence.context import collect_local_context, extract_all
-    from likenessguard.verdicts.judge import judge_evidence
-
+    """Say why a model gets its severity: findings, bank matches and the evidence quoted."""
     with exit_on_error():
         if not file.exists():
             raise UsageError(f"{file} does not exist: give the path of a model file")
-        pol = _policy(policy)
-        reg = _registry(db)
-        artifact = _read_model(file) if file.is_file() else None
-        ctx = collect_local_context(file, artifact, read_artifact=artifact is None)
-        evidence = extract_all(ctx)
-        verdict = judge_evidence(evidence, pol, reg)
-    errors = list(artifact.errors) if artifact is not None else []
+        explained = _explained(file, policy, db)
     if fmt is OutFormat.JSON:
-        out = {
-            "path": str(file),
-            "verdict": verdict.to_json(),
-            "evidence": [e.to_json() for e in evidence],
-            "errors": errors,
-        }
-        typer.echo(json.dumps(out, ensure_ascii=False))
+        for item in explained:
+            typer.echo(json.dumps(item, ensure_ascii=False))
         return
-    con = console()
-    con.print(f"{file}", markup=False)
-    for line in _verdict_lines(verdict):
-        con.print(line, markup=False)
-    con.print(f"  ({len(evidence)} evidence items read; policy {pol.source})", markup=False)
-    for e in errors:
-        console(stderr=True).print(f"warning: {e}", markup=False)
+    con, err = console(), console(stderr=True)
+    for item in explained:
+        con.print(item["path"], markup=False)
+        for line in _explanation_lines(item):
+            con.print(line, markup=False)
+        for e in item["errors"]:
+            err.print(f"warning: {e}", markup=False)
+
+
+def _explanation_lines(item: dict[str, Any]) -> list[str]:
+    lines = [f"effective severity: {item['severity']}"]
+    for f in item["findings"]:
+        lines.append(f"  finding {f.get('code')} ({f.get('severity')}): {f.get('message')}")
+    for m in item["matches"]:
+        entry = m.get("entry") or {}
+        how = m.get("method")
+        sim = f" {float(m.get('similarity') or 0):.3f}" if how == "fingerprint" else ""
+        kind = "allow-bank match" if m.get("negative") else "bank match"
+        lines.append(
+            f"  {kind} {m.get('bank')}:{entry.get('name') or entry.get('id')} ({how}{sim})"
+        )
+    lines.extend(_verdict_lines(Verdict.from_json(item["verdict"])))
+    lines.append(f"  ({len(item['evidence'])} evidence items read)")
+    return lines
+
+
+def _explained(file: Path, policy: Path | None, db: str | None) -> list[dict[str, Any]]:
+    """Run ``file`` through the scan's own stages; one explanation per artifact it holds.
+
+    ``explain`` used to read, extract and judge on a path of its own, so it
+    said severity none for a pickle that ``scan`` rates critical and never
+    consulted the banks. It now runs the analyzers ``scan`` builds (verdicts
+    with the registry; bank matching when a catalog is named) and writes
+    nothing. Only the full evidence list, which records keep bounded, is
+    extracted again, by the verdict stage's own context.
+    """
+    import os
+
+    from likenessguard.config import load_settings, resolve_db_url
+    from likenessguard.evidence.context import extract_all
+    from likenessguard.pipeline.analyzers import build_analyzers
+    from likenessguard.pipeline.base import LocalTarget
+    from likenessguard.pipeline.judge import VerdictAnalyzer
+    from likenessguard.pipeline.work import ScanOptions, scan_target
+    from likenessguard.store.catalog import Catalog, record_severity
+
+    settings = dict(load_settings())
+    if policy is not None:
+        _policy(policy)  # a bad policy file is a usage error before anything is read
+        settings["policy"] = str(policy)
+    catalog = None
+    if db or os.environ.get("LIKENESSGUARD_DB"):
+        catalog = Catalog.open(resolve_db_url(db))
+    try:
+        analyzers = build_analyzers(settings, catalog=catalog)
+        judge = next(a for a in analyzers if isinstance(a, VerdictAnalyzer))
+        target = LocalTarget.from_path(file)
+        out: list[dict[str, Any]] = []
+        for record in scan_target(ScanOptions(analyzers=tuple(analyzers)), target):
+            data = record.to_json()
+            evidence: list[Any] = []
+            if record.artifact is not None:
+                context = judge.context_for(record.artifact, record.location)
+                evidence = [e.to_json() for e in extract_all(context)]
+            out.append(
+                {
+                    "path": str(file),
+                    "member": record.artifact.member if record.artifact else None,
+                    "severity": record_severity(data).label,
+                    "verdict": data.get("verdict") or Verdict(Severity.NONE).to_json(),
+                    "findings": data.get("findings") or [],
+                    "matches": data.get("matches") or [],
+                    "evidence": evidence,
+                    "errors": list(data.get("errors") or ()),
+                }
+            )
+        return out
+    finally:
+        if catalog is not None:
+            catalog.close()
 
 
 def classify_listings(
