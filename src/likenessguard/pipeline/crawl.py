@@ -23,6 +23,7 @@ more, a bank match or a reader finding); ``all`` downloads every model file.
 
 from __future__ import annotations
 
+import re
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -30,6 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import PurePosixPath
 from typing import Any, Literal
 
 from likenessguard.artifacts.base import Artifact, ByteSource, Format
@@ -389,13 +391,97 @@ def _older(modified: datetime | None, state: RepoState | None) -> bool:
     return modified < state.last_modified
 
 
+#: Adapter kinds: what a person LoRA is distributed as.
+ADAPTER_KINDS = frozenset({"lora", "lycoris", "dora", "textual_inversion"})
+#: File stems that name nothing. Re-uploaders of banned models used exactly
+#: these ("LORA", "Test model"), and hub tools write the last two themselves.
+GENERIC_STEMS = frozenset(
+    {
+        "lora", "loras", "test", "test model", "test lora", "model", "models", "my lora",
+        "new", "new model", "untitled", "final", "last", "output", "out", "lora model",
+        "adapter", "embedding", "embeddings", "checkpoint", "weights", "file", "download",
+        "tmp",
+    }
+)  # fmt: skip
+#: The names diffusers and PEFT give every adapter they save: there the repo
+#: carries the model's name, so the repo's name is what is judged.
+CONVENTIONAL_STEMS = frozenset(
+    {"adapter model", "pytorch lora weights", "diffusion pytorch model", "model"}
+)
+_VERSION_TAIL = re.compile(r"(?:\s*(?:v|ver|version|epoch|step|e)?\s*\d+)+$")
+_HEX = re.compile(r"^[0-9a-f]{8,}$")
+
+
+def is_generic_name(file_name: str) -> bool:
+    """Whether a model file's name says nothing about the model (``LORA.safetensors``).
+
+    Extensions, separators, case and trailing version or step numbers are
+    ignored; numbers alone, hash-like hex and one- or two-letter stems count
+    as generic too.
+
+    >>> is_generic_name("Test_model-000010.safetensors"), is_generic_name("jane_roe_v2.safetensors")
+    (True, False)
+    """
+    bare = _bare_stem(file_name)
+    return (
+        bare in GENERIC_STEMS
+        or bare in CONVENTIONAL_STEMS
+        or len(bare) <= 2
+        or bool(_HEX.match(bare))
+    )
+
+
+def _bare_stem(name: str) -> str:
+    stem = PurePosixPath(name.replace("\\", "/")).name.lower()
+    stem = re.sub(r"\.(safetensors|sft|ckpt|pt|pth|bin|gguf|zip)$", "", stem)
+    stem = " ".join(re.sub(r"[_\-.()\[\]]+", " ", stem).split())
+    return _VERSION_TAIL.sub("", stem).strip()
+
+
+def _hides_its_name(record: Mapping[str, Any]) -> bool:
+    """A generic file name, or a conventional one (``adapter_model``) in a generic repo."""
+    location = record.get("location") or {}
+    uri = str(location.get("uri") or record.get("path") or "")
+    name = uri.split("#", 1)[1] if "#" in uri else uri
+    if _bare_stem(name) in CONVENTIONAL_STEMS:
+        repo = str(location.get("repo") or "")
+        # A local folder has no repo: the folder holding the file stands for it.
+        holder = (
+            repo.rsplit("/", 1)[-1] if repo else PurePosixPath(uri.split("#", 1)[0]).parent.name
+        )
+        return is_generic_name(holder) or _bare_stem(holder) in ("", "lora")
+    return is_generic_name(name)
+
+
 def is_suspect(record: Mapping[str, Any], threshold: Severity = Severity.MEDIUM) -> bool:
-    """True when a record earns a full download for fingerprinting."""
+    """True when a record earns a full download for fingerprinting.
+
+    A suspect is what a header read cannot clear: a verdict of ``threshold``
+    or more, any label that fired, a positive bank match or a reader finding,
+    and an adapter that hides what it is: a generic file name or no training
+    metadata. That last kind is exactly the disguise of the mass re-uploads
+    (renamed, metadata stripped); only its weights' fingerprint can tell
+    whether it is a banned model's copy.
+    """
     if record_severity(record) >= threshold:
         return True
     if any(not m.get("negative") for m in record.get("matches") or ()):
         return True
-    return bool(record.get("findings"))
+    if record.get("findings"):
+        return True
+    labels = (record.get("verdict") or {}).get("labels") or {}
+    if any(isinstance(v, Mapping) and v.get("fired") for v in labels.values()):
+        return True
+    if record.get("kind") in ADAPTER_KINDS and not record.get("errors"):
+        if _hides_its_name(record):
+            return True
+        # kohya and most trainers write their settings into the header; diffusers
+        # and PEFT never do, so only there is a bare header no disguise.
+        metadata = record.get("metadata") or {}
+        trained_by_kohya = record.get("key_scheme") != "diffusers_peft"
+        if trained_by_kohya and not any(str(k).startswith(("ss_", "modelspec.")) for k in metadata):
+            return True
+    return False
 
 
 ProgressFn = Callable[[str, CrawlStats], None]
