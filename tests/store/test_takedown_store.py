@@ -100,3 +100,25 @@ def test_rotate_key_re_encrypts_every_request(
     assert td.names == ("Jane Roe",)
     assert len(runner.invoke(build_app(), ["takedown", "new-key"]).output.strip()) == 44
     engine.dispose()
+
+
+def test_the_key_file_is_generated_once_and_shared(tmp_path: Path) -> None:
+    import threading
+
+    from likenessguard.registry.sealing import requester_sealer
+
+    path = tmp_path / "data" / "requester_key"
+    sealers: list[Sealer] = []
+    threads = [
+        threading.Thread(target=lambda: sealers.append(requester_sealer("", path=path)))
+        for _ in range(8)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({s.keys for s in sealers}) == 1 and len(sealers) == 8
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in path.parent.iterdir()] == ["requester_key"]
+    token = sealers[0].seal({"contact": "x"})
+    assert requester_sealer("", path=path).open(token) == {"contact": "x"}

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -120,11 +122,23 @@ def requester_sealer(setting: str = "", *, path: Path | None = None) -> Sealer:
         if keys:
             return Sealer(keys, origin=str(file))
     file.parent.mkdir(parents=True, exist_ok=True)
-    file.touch(mode=0o600)
-    file.write_text(generate_key() + "\n", encoding="utf-8")
-    log.warning(
-        "generated a requester key for takedown data at %s: back it up with the catalog "
-        "(without it stored takedown requests cannot be read), or set requester_key",
-        file,
-    )
+    # Several workers may start at once: the key is written to a private temporary
+    # file and linked into place, which fails if another process got there first;
+    # then everyone uses the one key that won.
+    tmp = file.with_name(f".{file.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(generate_key() + "\n")
+    try:
+        os.link(tmp, file)
+    except FileExistsError:
+        pass
+    else:
+        log.warning(
+            "generated a requester key for takedown data at %s: back it up with the catalog "
+            "(without it stored takedown requests cannot be read), or set requester_key",
+            file,
+        )
+    finally:
+        tmp.unlink(missing_ok=True)
     return Sealer(parse_keys(file.read_text(encoding="utf-8")), origin=str(file))
