@@ -42,7 +42,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import Engine as Engine  # noqa: PLC0414  (re-exported for web/, which may not import SQLAlchemy)
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import QueuePool
 
 from likenessguard.errors import ConfigError, LikenessGuardError, StoreError, UsageError
@@ -1996,20 +1996,24 @@ def scrub_deleted(engine: Engine) -> bool:
     Returns:
         True when the scrub completed (SQLite: the WAL is empty).
     """
-    if engine.dialect.name == "sqlite":
-        if engine.url.database in (None, "", ":memory:"):
-            return True
-        for _ in range(40):
-            with engine.connect() as conn:
-                result = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
-            if result is None or int(result[0]) == 0:
+    # The deletion has committed: a failing scrub must not turn it into an error page.
+    try:
+        if engine.dialect.name == "sqlite":
+            if engine.url.database in (None, "", ":memory:"):
                 return True
-            time.sleep(0.025)
+            for _ in range(40):
+                with engine.connect() as conn:
+                    result = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
+                if result is None or int(result[0]) == 0:
+                    return True
+                time.sleep(0.025)
+            return False
+        if engine.dialect.name == "postgresql":
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("VACUUM takedowns, takedown_cases, registry_subjects")
+            return True
+    except SQLAlchemyError:
         return False
-    if engine.dialect.name == "postgresql":
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.exec_driver_sql("VACUUM takedowns, takedown_cases, registry_subjects")
-        return True
     return False
 
 
