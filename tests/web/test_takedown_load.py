@@ -90,3 +90,40 @@ def test_the_global_limit_stops_a_flood_from_many_addresses(sqlite_engine: Engin
     # the budget is spent for every address, a fresh one included
     assert same == [429, 429, 429]
     assert review.takedown_count(sqlite_engine) == 5
+
+
+def test_concurrent_requests_never_overshoot_the_cap(engine: Engine) -> None:
+    """Eight threads racing for the last places: the count and the insert are atomic."""
+    import threading
+
+    from likenessguard.store.review import TakedownsFull
+
+    from .conftest import SEALER
+
+    cap, outcomes = 40, Counter[str]()
+    lock = threading.Lock()
+
+    def flood(worker: int) -> None:
+        for n in range(10):
+            try:
+                review.create_takedown(
+                    engine,
+                    sealer=SEALER,
+                    names=[f"Racer {worker} {n}"],
+                    contact="r@example.invalid",
+                    relation="self",
+                    pending_cap=cap,
+                )
+                result = "stored"
+            except TakedownsFull:
+                result = "full"
+            with lock:
+                outcomes[result] += 1
+
+    threads = [threading.Thread(target=flood, args=(w,)) for w in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert outcomes == {"stored": cap, "full": 80 - cap}
+    assert review.pending_takedowns(engine) == cap

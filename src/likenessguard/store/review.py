@@ -1880,14 +1880,16 @@ def get_takedown(
         StoreError: no such request (withdrawn, or never made).
     """
     with engine.begin() as conn:
+        if viewer is not None:
+            # written first: on SQLite a transaction that reads and then writes fails
+            # if another writer committed in between; one that starts writing waits
+            _audit(conn, viewer.name, "takedown.view", f"takedown:{takedown_id}")
         row = conn.execute(select(TakedownRow).where(TakedownRow.id == takedown_id)).first()
-        if row is None:
+        if row is None:  # the rollback takes the audit line with it
             raise StoreError(f"takedown request {takedown_id} does not exist (or was withdrawn)")
         cases = conn.execute(
             select(func.count()).where(TakedownCaseRow.takedown_id == takedown_id)
         ).scalar_one()
-        if viewer is not None:
-            _audit(conn, viewer.name, "takedown.view", f"takedown:{takedown_id}")
     return _request(row, sealer, int(cases))
 
 
