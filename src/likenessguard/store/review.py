@@ -374,8 +374,8 @@ class TakedownStatus:
     status: str
     created_at: datetime
     models: tuple[TakedownModel, ...] = field(default_factory=tuple)
-    # the requester's own names, for their status page (not in the JSON: the API
-    # answers by token alone, and a leaked token should not give the names away)
+    # the requester's own names, shown on their status page; kept out of to_json,
+    # whose keys docs/records.md fixes (and which never returned requester data)
     names: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
