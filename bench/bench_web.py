@@ -250,6 +250,10 @@ def bench_load(workdir: Path, catalog: int, rate: float, seconds: float) -> dict
         "LIKENESSGUARD_WEBHOOK_SECRET": WEBHOOK_SECRET,
         # the bench is one client address sending thousands of forms on purpose
         "LIKENESSGUARD_WEB_TAKEDOWN_LIMIT": "1000000",
+        # ...so the global limit and the cap on pending requests are raised too
+        # (they are tested in tests/web/test_takedown_load.py, not measured here)
+        "LIKENESSGUARD_WEB_TAKEDOWN_GLOBAL_LIMIT": "1000000",
+        "LIKENESSGUARD_WEB_TAKEDOWN_PENDING_CAP": "1000000",
     }
     server = subprocess.Popen(
         [

@@ -48,6 +48,12 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "Key that signs web sessions; generated and kept in the data directory when empty.",
     ),
+    Setting(
+        "requester_key",
+        "",
+        "Fernet key(s) that encrypt takedown requester data, comma-separated, newest first; "
+        "generated and kept in the data directory (requester_key) when empty.",
+    ),
 )
 
 

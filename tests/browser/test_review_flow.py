@@ -18,6 +18,7 @@ import pytest
 import uvicorn
 from sqlalchemy import Engine
 
+from likenessguard.registry.sealing import Sealer, generate_key
 from likenessguard.store import review
 from likenessguard.store.db import open_catalog
 from likenessguard.testing.catalog import make_catalog
@@ -50,13 +51,16 @@ class Collect(logging.Handler):
         self.lines.append(record.getMessage())
 
 
+BROWSER_KEY = generate_key()
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, Engine, Collect, dict[str, int]]]:
     engine = open_catalog(f"sqlite:///{tmp_path / 'catalog.db'}")
     make_catalog(engine, 240, seed=11)
     ids = seed_catalog(engine, tmp_path)
     seed_users(engine)
-    app = create_app(engine, WebSettings(takedown_poll_s=0.5))
+    app = create_app(engine, WebSettings(takedown_poll_s=0.5, requester_key=BROWSER_KEY))
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -165,6 +169,12 @@ def test_review_and_takedown_flow_in_chromium(
         assert re.fullmatch(r"TD-[0-9A-F]{8}", number)
         page.click("#status-link")
         expect(page.locator("h1")).to_contain_text(number)
+        expect(page.locator("#td-state")).to_contain_text("waiting for review")
+        # a reviewer accepts it (the review pages are tested in tests/web/test_takedown_review.py)
+        (pending,) = review.list_takedowns(engine, Sealer([BROWSER_KEY]))
+        reviewer = review.get_user(engine, "reviewer")
+        assert reviewer is not None
+        review.accept_takedown(engine, Sealer([BROWSER_KEY]), pending.id, reviewer)
         for _ in range(40):  # the background search links the models
             if page.locator("#td-models").count():
                 break

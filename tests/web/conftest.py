@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from likenessguard.registry.sealing import Sealer, generate_key
 from likenessguard.store import review
 from likenessguard.store.db import open_catalog
 from likenessguard.testing.catalog import add_artifact, draw_preview
@@ -19,7 +20,19 @@ from likenessguard.web.app import create_app
 from likenessguard.web.settings import WebSettings
 
 PASSWORD = "correct horse battery staple"
+# One requester key for the session: apps and direct store calls must agree, and no
+# test may write a key file into the developer's data directory.
+REQUESTER_KEY = generate_key()
+SEALER = Sealer([REQUESTER_KEY])
 ROLES = ("admin", "reviewer", "viewer")
+
+
+@pytest.fixture(autouse=True)
+def requester_key(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Apps built without an explicit key read the setting: never a key file in the
+    developer's data directory."""
+    monkeypatch.setenv("LIKENESSGUARD_REQUESTER_KEY", REQUESTER_KEY)
+    return REQUESTER_KEY
 
 
 @pytest.fixture(autouse=True)
@@ -51,6 +64,7 @@ def seed_users(engine: Engine) -> dict[str, review.User]:
 
 
 def make_client(engine: Engine, **settings: object) -> TestClient:
+    settings.setdefault("requester_key", REQUESTER_KEY)
     app = create_app(engine, WebSettings(background=False, **settings))  # type: ignore[arg-type]
     return TestClient(app, follow_redirects=False)
 

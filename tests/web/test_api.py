@@ -19,7 +19,7 @@ from likenessguard.store.registry import add_subject
 from likenessguard.web.app import create_app
 from likenessguard.web.settings import WebSettings
 
-from .conftest import case_of, make_client, seed_catalog, seed_users
+from .conftest import SEALER, case_of, make_client, seed_catalog, seed_users
 
 
 def _bearer(token: str) -> dict[str, str]:
@@ -106,10 +106,31 @@ def test_public_takedown_api_and_guard(engine: Engine, tmp_path: Path) -> None:
         )
         assert made.status_code == 201
         token = made.json()["status_token"]
-        review.process_takedowns(engine)
+        # pending: no search, no registry entry, no verdict changed (the guard included)
+        assert review.process_takedowns(engine, SEALER) == 0
+        status = api.get("/api/v1/takedowns/status", headers={"X-Takedown-Token": token}).json()
+        assert status["status"] == "pending" and status["models"] == []
+        prompt = {"prompt": "photo of jane roe, nude"}
+        assert api.post("/api/v1/guard", json=prompt, headers=viewer).json()["blocked"] is False
+        # a reviewer sees the pending subject and what it would match, then accepts
+        reviewer = _bearer(review.create_api_token(engine, "reviewer"))
+        assert api.get("/api/v1/takedowns", headers=viewer).status_code == 403
+        listed = api.get("/api/v1/takedowns", headers=reviewer).json()
+        (item,) = listed["requests"]
+        assert listed["pending"] == 1 and item["name"] == "Jane Roe"
+        detail = api.get(f"/api/v1/takedowns/{item['id']}", headers=reviewer).json()
+        assert detail["contact"] == "jane@example.org" and detail["status"] == "pending"
+        assert any("jane_roe_v2" in m["uri"] for m in detail["would_match"])
+        assert review.audit_log(engine, action="takedown.view")[0].actor == "reviewer"
+        accepted = api.post(f"/api/v1/takedowns/{item['id']}/accept", headers=reviewer)
+        assert accepted.json() == {"id": item["id"], "status": "accepted", "registry_added": True}
+        again = api.post(f"/api/v1/takedowns/{item['id']}/accept", headers=reviewer)
+        assert again.status_code == 404
+        assert api.post("/api/v1/guard", json=prompt, headers=viewer).json()["blocked"] is True
+        review.process_takedowns(engine, SEALER)
         status = api.get("/api/v1/takedowns/status", headers={"X-Takedown-Token": token}).json()
         assert status["number"] == made.json()["number"] and len(status["models"]) >= 2
-        assert "jane@example.org" not in str(status)
+        assert status["status"] == "active" and "jane@example.org" not in str(status)
         gone = api.post("/api/v1/takedowns/withdraw", headers={"X-Takedown-Token": token})
         assert gone.json() == {"withdrawn": True}
         again = api.get("/api/v1/takedowns/status", headers={"X-Takedown-Token": token})

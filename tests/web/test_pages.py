@@ -14,7 +14,16 @@ from sqlalchemy import Engine
 from likenessguard.store import review
 from likenessguard.testing.catalog import make_catalog
 
-from .conftest import case_of, csrf_of, login, make_client, seed_catalog, seed_users
+from .conftest import (
+    PASSWORD,
+    SEALER,
+    case_of,
+    csrf_of,
+    login,
+    make_client,
+    seed_catalog,
+    seed_users,
+)
 
 
 def test_queue_is_ordered_counted_filtered_and_paged(sqlite_engine: Engine) -> None:
@@ -285,8 +294,13 @@ def test_takedown_form_status_link_and_withdraw(sqlite_engine: Engine, tmp_path:
         number = re.search(r'id="td-number">(TD-[0-9A-F]+)<', done.text)
         link = re.search(r'id="status-link" class="mono break" href="([^"]+)"', done.text)
         assert number and link
-        assert "searching" in client.get(link.group(1)).text
-        review.process_takedowns(sqlite_engine)
+        pending = client.get(link.group(1)).text
+        assert "waiting for review" in pending and "Jane Roe, J Roe" in pending
+        assert review.process_takedowns(sqlite_engine, SEALER) == 0
+        (td,) = review.list_takedowns(sqlite_engine, SEALER)
+        reviewer = review.create_user(sqlite_engine, "rita", PASSWORD, role="reviewer")
+        review.accept_takedown(sqlite_engine, SEALER, td.id, reviewer)
+        review.process_takedowns(sqlite_engine, SEALER)
         status = client.get(link.group(1)).text
         assert number.group(1) in status and "someone/jane-roe-reup" in status
         assert "under review" in status

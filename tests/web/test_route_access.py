@@ -16,7 +16,7 @@ from likenessguard.store import review
 from likenessguard.web.app import route_table
 from likenessguard.web.security import make_grant
 
-from .conftest import case_of, csrf_of, login, make_client, seed_catalog, seed_users
+from .conftest import SEALER, case_of, csrf_of, login, make_client, seed_catalog, seed_users
 
 RANK = {"public": 0, "viewer": 1, "reviewer": 2, "admin": 3}
 ACCESS: dict[tuple[str, str], str] = {
@@ -47,6 +47,10 @@ ACCESS: dict[tuple[str, str], str] = {
     ("POST", "/admin/users/{name}/{change}"): "admin",
     ("POST", "/admin/users/{name}/role"): "admin",
     ("POST", "/admin/sync"): "admin",
+    ("GET", "/takedowns"): "reviewer",
+    ("GET", "/takedowns/{takedown_id}"): "reviewer",
+    ("POST", "/takedowns/{takedown_id}/accept"): "reviewer",
+    ("POST", "/takedowns/{takedown_id}/reject"): "reviewer",
     ("GET", "/api/v1/openapi.json"): "public",
     ("GET", "/api/v1/me"): "viewer",
     ("GET", "/api/v1/policy/reasons"): "viewer",
@@ -69,6 +73,10 @@ ACCESS: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/takedowns"): "public",
     ("GET", "/api/v1/takedowns/status"): "public",
     ("POST", "/api/v1/takedowns/withdraw"): "public",
+    ("GET", "/api/v1/takedowns"): "reviewer",
+    ("GET", "/api/v1/takedowns/{takedown_id}"): "reviewer",
+    ("POST", "/api/v1/takedowns/{takedown_id}/accept"): "reviewer",
+    ("POST", "/api/v1/takedowns/{takedown_id}/reject"): "reviewer",
     ("POST", "/api/v1/guard"): "viewer",
     ("POST", "/hooks/huggingface"): "public",
 }
@@ -90,8 +98,9 @@ def test_every_route_checks_the_role(role: str, sqlite_engine: Engine, tmp_path:
     seed_users(sqlite_engine)
     review.create_user(sqlite_engine, "target", "correct horse battery staple", role="viewer")
     receipt = review.create_takedown(
-        sqlite_engine, names=["Jane Roe"], contact="jr@example.org", relation="self"
+        sqlite_engine, sealer=SEALER, names=["Jane Roe"], contact="jr@example.org", relation="self"
     )
+    (pending,) = review.list_takedowns(sqlite_engine, SEALER)
     with make_client(sqlite_engine, takedown_limit=1000, login_limit=1000) as client:
         routes = _routes(client)
         unknown = sorted(set(routes) - set(ACCESS))
@@ -104,6 +113,7 @@ def test_every_route_checks_the_role(role: str, sqlite_engine: Engine, tmp_path:
             "change": "enable",
             "fmt": "csv",
             "token": receipt.token,
+            "takedown_id": str(pending.id),
         }
         # logout last: it ends the session the rest of the walk uses
         routes.sort(key=lambda r: r == ("POST", "/logout"))

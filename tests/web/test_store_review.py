@@ -17,7 +17,7 @@ from likenessguard.store.registry import get_subject
 from likenessguard.testing.catalog import add_artifact, make_catalog
 from likenessguard.verdicts.base import Severity
 
-from .conftest import PASSWORD, case_of, seed_users
+from .conftest import PASSWORD, SEALER, case_of, seed_users
 
 
 def test_accounts_hash_passwords_and_disable_ends_sessions_and_tokens(engine: Engine) -> None:
@@ -192,6 +192,7 @@ def test_takedown_search_links_cases_registers_subject_and_withdraw_deletes_data
 ) -> None:
     receipt = review.create_takedown(
         engine,
+        sealer=SEALER,
         names=["Jane Roe"],
         aliases=["J. Roe"],
         handles=["@janeroe_official"],
@@ -200,8 +201,13 @@ def test_takedown_search_links_cases_registers_subject_and_withdraw_deletes_data
         relation="self",
     )
     status = review.takedown_status(engine, receipt.token)
-    assert status is not None and status.status == "searching" and status.number == receipt.number
-    added = review.process_takedowns(engine)
+    assert status is not None and status.status == "pending" and status.number == receipt.number
+    # pending: nothing searched, nobody in the registry
+    assert review.process_takedowns(engine, SEALER) == 0
+    assert get_subject(engine, subject_id("Jane Roe")) is None
+    (td,) = review.list_takedowns(engine, SEALER)
+    review.accept_takedown(engine, SEALER, td.id, seed_users(engine)["reviewer"])
+    added = review.process_takedowns(engine, SEALER)
     assert added >= 2
     status = review.takedown_status(engine, receipt.token)
     assert status is not None and status.status == "active"
@@ -218,7 +224,7 @@ def test_takedown_search_links_cases_registers_subject_and_withdraw_deletes_data
         subject=None,
         labels={},
     )
-    assert review.process_takedowns(engine) == 1
+    assert review.process_takedowns(engine, SEALER) == 1
     status = review.takedown_status(engine, receipt.token)
     assert status is not None and case_of(engine, later) in {m.case_id for m in status.models}
     assert review.takedown_status(engine, "not-the-token-at-all-xxxxxxxx") is None
@@ -247,20 +253,29 @@ def test_takedown_never_removes_a_subject_it_did_not_create(engine: Engine) -> N
 
     add_subject(engine, name="Mary Major", source="manual")
     receipt = review.create_takedown(
-        engine, names=["Mary Major"], contact="agent@example.org", relation="agent"
+        engine, sealer=SEALER, names=["Mary Major"], contact="agent@example.org", relation="agent"
     )
-    review.process_takedowns(engine)
+    (td,) = review.list_takedowns(engine, SEALER)
+    accepted = review.accept_takedown(engine, SEALER, td.id, seed_users(engine)["reviewer"])
+    assert accepted.status == "accepted" and accepted.subject_id is None
+    review.process_takedowns(engine, SEALER)
     review.withdraw_takedown(engine, receipt.token)
     assert get_subject(engine, subject_id("Mary Major")) is not None
 
 
 def test_takedown_validation(engine: Engine) -> None:
     with pytest.raises(UsageError, match="at least one name"):
-        review.create_takedown(engine, names=["  "], contact="x@y.z", relation="self")
+        review.create_takedown(
+            engine, sealer=SEALER, names=["  "], contact="x@y.z", relation="self"
+        )
     with pytest.raises(UsageError, match="contact"):
-        review.create_takedown(engine, names=["Jane Roe"], contact=" ", relation="self")
+        review.create_takedown(
+            engine, sealer=SEALER, names=["Jane Roe"], contact=" ", relation="self"
+        )
     with pytest.raises(UsageError, match="self"):
-        review.create_takedown(engine, names=["Jane Roe"], contact="x@y.z", relation="fan")
+        review.create_takedown(
+            engine, sealer=SEALER, names=["Jane Roe"], contact="x@y.z", relation="fan"
+        )
 
 
 def test_confirm_adds_the_hashes_to_the_chosen_bank_and_dismiss_to_a_negative_one(

@@ -35,6 +35,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "demo_hub",
     "bank",
     "match",
+    "takedown",
 )
 
 app = typer.Typer(

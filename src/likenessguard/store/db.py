@@ -50,6 +50,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
+    # Deleted rows are zeroed, not left in free space: withdrawing a takedown
+    # request must leave no copy of the requester's data (store.review.scrub_deleted).
+    cur.execute("PRAGMA secure_delete=ON")
     cur.close()
 
 

@@ -1,7 +1,9 @@
 """Persisting the protected-person registry in the catalog.
 
-The web app calls :func:`add_subject` when a takedown request is accepted;
-``likenessguard registry ...`` calls the same functions. Ids are derived from
+``likenessguard registry ...`` calls :func:`add_subject`; a takedown request
+reaches the registry only when a reviewer accepts it, and then through
+:func:`create_subject_in` inside the acceptance's own transaction (so accepting
+and withdrawing are each one unit of work with the registry change). Ids are derived from
 the normalised name, so adding the same person twice merges aliases and
 handles into one subject instead of creating a duplicate.
 """
@@ -16,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -106,6 +108,45 @@ def add_subject(
         raise StoreError(
             f"couldn't add subject to the registry at {safe_url(engine)}: {exc}"
         ) from exc
+    return sid
+
+
+def create_subject_in(
+    conn: Connection,
+    *,
+    name: str,
+    aliases: Iterable[str] = (),
+    handles: Iterable[str] = (),
+    source: str = "takedown",
+) -> str | None:
+    """Insert a new subject inside the caller's transaction; None when it already exists.
+
+    Never merges into an existing subject: a takedown must not edit a person
+    someone else put in the registry (and its withdrawal must not remove them).
+
+    Raises:
+        ConfigError: the name is empty after normalisation.
+    """
+    name = " ".join(name.split())[:MAX_NAME]
+    sid = subject_id(name)
+    if sid == subject_id(""):
+        raise ConfigError(f"subject name {name!r} has no letters or digits: give a real name")
+    table = SubjectRow.__table__
+    if conn.execute(select(SubjectRow.id).where(SubjectRow.id == sid)).first() is not None:
+        return None
+    now = datetime.now(UTC)
+    conn.execute(
+        table.insert().values(  # type: ignore[attr-defined]
+            id=sid,
+            name=name,
+            aliases=[a for a in _clean(aliases) if a != name],
+            handles=_clean(h.lstrip("@") for h in handles),
+            source=source[:64],
+            note=None,
+            created=now,
+            updated=now,
+        )
+    )
     return sid
 
 
@@ -249,19 +290,30 @@ def search_subject(engine: Engine, subject: str, batch: int = 500) -> list[tuple
     without re-reading any file (the scan stored a bounded evidence list in each
     record). Call it after :func:`add_subject` to find every copy already in the catalog.
     """
-    from likenessguard.registry.base import Registry
-    from likenessguard.store.models.core import ArtifactRow
-    from likenessguard.verdicts.judge import rejudge_record
-
     subj = get_subject(engine, subject)
     if subj is None:
         return []
+    return preview_subject(engine, subj, batch=batch)
+
+
+def preview_subject(
+    engine: Engine, subj: Subject, *, batch: int = 500, limit: int | None = None
+) -> list[tuple[str, Any]]:
+    """What ``subj`` would match if it were in the registry, without adding it.
+
+    The same re-judging as :func:`search_subject` for a subject that is not (yet)
+    stored: a reviewer sees what accepting a pending takedown would flag before
+    anything acts on verdicts. Stops after ``limit`` hits when given.
+    """
+    from likenessguard.store.models.core import ArtifactRow
+    from likenessguard.verdicts.judge import rejudge_record
+
     registry = Registry([subj])
     out: list[tuple[str, Any]] = []
     last = 0
     try:
         with Session(engine) as s:
-            while True:
+            while limit is None or len(out) < limit:
                 rows = s.execute(
                     select(ArtifactRow.id, ArtifactRow.uri, ArtifactRow.record)
                     .where(ArtifactRow.id > last)
@@ -279,4 +331,4 @@ def search_subject(engine: Engine, subject: str, batch: int = 500) -> list[tuple
                         out.append((uri, v))
     except SQLAlchemyError as exc:
         raise StoreError(f"couldn't search the catalog at {safe_url(engine)}: {exc}") from exc
-    return out
+    return out if limit is None else out[:limit]

@@ -20,7 +20,8 @@ import io
 import json
 import re
 import secrets
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -31,6 +32,7 @@ from sqlalchemy import (
     Connection,
     Table,
     Text,
+    bindparam,
     delete,
     func,
     insert,
@@ -40,16 +42,18 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import Engine as Engine  # noqa: PLC0414  (re-exported for web/, which may not import SQLAlchemy)
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.pool import QueuePool
 
 from likenessguard.errors import ConfigError, LikenessGuardError, StoreError, UsageError
 from likenessguard.hashing.base import HASH_NAMES
-from likenessguard.registry.base import subject_id
+from likenessguard.registry.base import Subject, subject_id
+from likenessguard.registry.sealing import Sealer, requester_sealer
 from likenessguard.store.banks import autov3_applies, without_bogus_autov3
 from likenessguard.store.db import make_engine
 from likenessguard.store.hubs import HubStore, Removal
 from likenessguard.store.models.core import ArtifactRow
+from likenessguard.store.models.registry import SubjectRow
 from likenessguard.store.models.review import (
     ApiTokenRow,
     AuditRow,
@@ -60,7 +64,7 @@ from likenessguard.store.models.review import (
     TakedownRow,
     UserRow,
 )
-from likenessguard.store.registry import add_subject, get_subject, remove_subject
+from likenessguard.store.registry import create_subject_in
 from likenessguard.verdicts.base import Severity
 
 ROLES: tuple[str, ...] = ("admin", "reviewer", "viewer")
@@ -370,6 +374,9 @@ class TakedownStatus:
     status: str
     created_at: datetime
     models: tuple[TakedownModel, ...] = field(default_factory=tuple)
+    # the requester's own names, shown on their status page; kept out of to_json,
+    # whose keys docs/records.md fixes (and which never returned requester data)
+    names: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -391,7 +398,6 @@ def _jsonable(value: Any) -> Any:
 # (every audit line, the public form) skip building and cache-keying a statement.
 _AUDIT_INSERT = cast(Table, AuditRow.__table__).insert()
 _TAKEDOWN_TABLE = cast(Table, TakedownRow.__table__)
-_TAKEDOWN_INSERT = _TAKEDOWN_TABLE.insert().returning(_TAKEDOWN_TABLE.c.id)
 
 
 def _audit(  # noqa: PLR0917  (mirrors the audit line's columns)
@@ -828,13 +834,18 @@ def _has_matches_clause(dialect: str) -> Any:
 
 
 def case_sync(
-    engine: Engine, *, min_severity: Severity = Severity.MEDIUM, chunk: int = 2000
+    engine: Engine,
+    *,
+    min_severity: Severity = Severity.MEDIUM,
+    chunk: int = 2000,
+    sealer: Sealer | None = None,
 ) -> SyncReport:
     """Open a case for every catalog artifact at/above ``min_severity`` or with a bank match.
 
     Idempotent: an artifact gets at most one case. Open cases are refreshed from a
     re-scan (severity, score, labels, banks); decided cases keep their state. Ends
-    by matching new artifacts against active takedown requests.
+    by matching new artifacts against accepted takedown requests (opened with
+    ``sealer``, by default the ``requester_key`` setting).
 
     Returns:
         How many cases were opened and refreshed, and how many are open now.
@@ -907,7 +918,7 @@ def case_sync(
             .select_from(CaseRow)
             .where(CaseRow.status.in_(("open", "escalated")))
         ).scalar_one()
-    linked = process_takedowns(engine)
+    linked = process_takedowns(engine, sealer)
     return SyncReport(opened, updated, int(open_now), linked)
 
 
@@ -1416,54 +1427,102 @@ def _clean_list(values: Iterable[str], *, limit: int = 20, size: int = 200) -> l
     return out[:limit]
 
 
+class TakedownsFull(UsageError):
+    """The cap on requests waiting for review is reached: this one was not stored."""
+
+
+PENDING_CAP = 500
+
+
+def pending_takedowns(engine: Engine) -> int:
+    """How many requests wait for a reviewer (what the cap counts)."""
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                select(func.count()).select_from(TakedownRow).where(TakedownRow.status == "pending")
+            ).scalar_one()
+        )
+
+
 def create_takedown(
     engine: Engine,
     *,
+    sealer: Sealer,
     names: Sequence[str],
     aliases: Sequence[str] = (),
     handles: Sequence[str] = (),
     links: Sequence[str] = (),
     contact: str,
     relation: str,
+    pending_cap: int = PENDING_CAP,
 ) -> TakedownReceipt:
-    """Store a takedown request and return its number and secret status token.
+    """Store a takedown request, sealed and *pending*, and return its number and status token.
 
-    The catalog search runs afterwards (``process_takedowns``) so the public form
-    answers at once under load. The audit line carries no personal data.
+    A pending request acts on nothing: its person is not in the registry (no
+    verdict sees them) and no search runs for it until a reviewer accepts it
+    (:func:`accept_takedown`). Names, aliases, handles, links and contact are
+    stored only as one token sealed with ``sealer``. The count against
+    ``pending_cap`` and the insert are one statement, so concurrent forms cannot
+    overshoot the cap on SQLite (PostgreSQL: an advisory lock serialises them).
+    The audit line carries no personal data.
 
     Raises:
         UsageError: no name, no contact, or a relation other than self/agent.
+        TakedownsFull: ``pending_cap`` requests already wait for review.
     """
     names_ = _clean_list(names)
     if not names_:
         raise UsageError("a takedown request needs at least one name")
+    if subject_id(names_[0]) == subject_id(""):
+        raise UsageError("the first name of a takedown request needs a letter or digit")
     contact = " ".join(contact.split())[:320]
     if not contact:
         raise UsageError("a takedown request needs a contact (e-mail or other)")
     if relation not in ("self", "agent"):
         raise UsageError("state whether you are the person depicted (self) or act for them (agent)")
     token = secrets.token_urlsafe(32)
-    values = {
-        "token_hash": token_digest(token),
-        "status": "pending",
-        "names": names_,
-        "aliases": _clean_list(aliases),
-        "handles": _clean_list(h.lstrip("@") for h in handles),
-        "links": _clean_list(links, size=500),
-        "contact": contact,
-        "relation": relation,
-        "subject_id": None,
-        "searched_through": 0,
-        "created_at": utcnow(),
-    }
+    sealed = sealer.seal(
+        {
+            "names": names_,
+            "aliases": _clean_list(aliases),
+            "handles": _clean_list(h.lstrip("@") for h in handles),
+            "links": _clean_list(links, size=500),
+            "contact": contact,
+        }
+    )
+    pending = (
+        select(func.count())
+        .select_from(TakedownRow)
+        .where(TakedownRow.status == "pending")
+        .scalar_subquery()
+    )
     for attempt in range(5):
         # 32 random bits: a clash is rare, and the unique index catches it
         number = "TD-" + secrets.token_hex(4).upper()
+        values = {
+            "number": number,
+            "token_hash": token_digest(token),
+            "status": "pending",
+            "sealed": sealed,
+            "relation": relation,
+            "searched_through": 0,
+            "created_at": utcnow(),
+        }
+        row = select(
+            *(bindparam(k, v, type_=_TAKEDOWN_TABLE.c[k].type) for k, v in values.items())
+        ).where(pending < pending_cap)
         try:
             with engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(7301)"))
                 takedown_id = conn.execute(
-                    _TAKEDOWN_INSERT, {**values, "number": number}
-                ).scalar_one()
+                    insert(TakedownRow).from_select(list(values), row).returning(TakedownRow.id)
+                ).scalar()
+                if takedown_id is None:
+                    raise TakedownsFull(
+                        f"{pending_cap} takedown requests are already waiting for review: "
+                        "yours was not stored. Please try again later."
+                    )
                 _audit(
                     conn,
                     ANONYMOUS,
@@ -1541,37 +1600,89 @@ class _Matcher:
         return {t for t in found if row.id > self.after[t]}
 
 
-def process_takedowns(engine: Engine, *, chunk: int = 2000) -> int:
-    """Search the catalog for every takedown's names, handles and links; open and link cases.
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """An accepted request as the search sees it (opened from its sealed token)."""
 
-    All requests that need work share one pass over the catalog, and an index of
-    their names (``_Matcher``) tests each artifact's words (subject, repo, path,
-    the whole scan record) against all of them at once, so a burst of requests
-    costs one scan, not one each. Names match as whole words in any spelling
-    (``jane_roe``, ``Jane-Roe``, ``janeroe``), links by URL, repo or Civitai model.
-    Each request remembers the highest artifact id it has searched, so later scans
-    are matched incrementally. Reads happen outside any write transaction and the
-    links of a whole batch are written in one short transaction, so a search never
-    holds the write lock against the public form or the webhook.
+    id: int
+    searched_through: int
+    names: list[str]
+    aliases: list[str]
+    handles: list[str]
+    links: list[str]
+
+
+def _default_sealer() -> Sealer:
+    from likenessguard.config import load_settings
+
+    return requester_sealer(load_settings().get("requester_key", ""))
+
+
+Pause = Callable[[str], None]
+
+
+def process_takedowns(
+    engine: Engine,
+    sealer: Sealer | None = None,
+    *,
+    chunk: int = 2000,
+    pause: Pause | None = None,
+) -> int:
+    """Search the catalog for every *accepted* takedown's names, handles and links; link cases.
+
+    Pending and rejected requests are never searched: an unreviewed request
+    opens no case and adds nobody to the registry (acceptance does that, in
+    :func:`accept_takedown`). All requests that need work share one pass over
+    the catalog, and an index of their names (``_Matcher``) tests each
+    artifact's words (subject, repo, path, the whole scan record) against all of
+    them at once. Names match as whole words in any spelling (``jane_roe``,
+    ``Jane-Roe``, ``janeroe``), links by URL, repo or Civitai model. Each request
+    remembers the highest artifact id it has searched, so later scans are
+    matched incrementally.
+
+    Reads happen outside any write transaction; the write transaction starts by
+    claiming the requests that are *still accepted* (an ``UPDATE ... WHERE
+    status = 'accepted' RETURNING id``, which on PostgreSQL takes their row
+    locks), so a request withdrawn or rejected while the catalog was read gets
+    nothing written: no interleaving leaves a link behind.
+
+    Args:
+        sealer: opens the requests (default: the ``requester_key`` setting / key file).
+        pause: called with ``"searched"`` between the read and the write (tests use it
+            to force interleavings).
 
     Returns:
         How many case links were added.
     """
     with engine.connect() as conn:
         top = int(conn.execute(select(func.coalesce(func.max(ArtifactRow.id), 0))).scalar_one())
-        tds = conn.execute(
-            select(TakedownRow).where(
-                or_(TakedownRow.status == "pending", TakedownRow.searched_through < top)
+        rows = conn.execute(
+            select(TakedownRow.id, TakedownRow.searched_through, TakedownRow.sealed).where(
+                TakedownRow.status == "accepted", TakedownRow.searched_through < top
             )
         ).all()
-    if not tds:
+    if not rows:
         return 0
+    sealer = sealer or _default_sealer()
+    tds = []
+    for r in rows:
+        data = sealer.open(r.sealed) if r.sealed else {}
+        tds.append(
+            _Request(
+                r.id,
+                int(r.searched_through),
+                list(data.get("names", [])),
+                list(data.get("aliases", [])),
+                list(data.get("handles", [])),
+                list(data.get("links", [])),
+            )
+        )
     matcher = _Matcher(tds)
     hits: dict[int, list[int]] = {td.id: [] for td in tds}
     last = min(td.searched_through for td in tds)
     while last < top:
         with engine.connect() as conn:
-            rows = conn.execute(
+            arts = conn.execute(
                 select(
                     ArtifactRow.id,
                     ArtifactRow.subject,
@@ -1585,20 +1696,27 @@ def process_takedowns(engine: Engine, *, chunk: int = 2000) -> int:
                 .order_by(ArtifactRow.id)
                 .limit(chunk)
             ).all()
-        if not rows:
+        if not arts:
             break
-        for row in rows:
-            for td_id in matcher.hits(row):
-                hits[td_id].append(row.id)
-        last = rows[-1].id
-    subjects = {td.id: td.subject_id or _add_registry_subject(engine, td) for td in tds}
+        for art in arts:
+            for td_id in matcher.hits(art):
+                hits[td_id].append(art.id)
+        last = arts[-1].id
+    if pause is not None:
+        pause("searched")
     added = 0
     now = utcnow()
     # one transaction for the whole batch: one commit however many requests it holds
     with engine.begin() as conn:
         alive = set(
             conn.execute(
-                select(TakedownRow.id).where(TakedownRow.id.in_([td.id for td in tds]))
+                update(TakedownRow)
+                .where(
+                    TakedownRow.id.in_([td.id for td in tds]),
+                    TakedownRow.status == "accepted",
+                )
+                .values(searched_through=top)
+                .returning(TakedownRow.id)
             ).scalars()
         )
         wanted = sorted({a for td in tds if td.id in alive for a in hits[td.id]})
@@ -1611,7 +1729,7 @@ def process_takedowns(engine: Engine, *, chunk: int = 2000) -> int:
             )
         }
         for td in tds:
-            if td.id not in alive:  # withdrawn meanwhile: keep nothing
+            if td.id not in alive:  # withdrawn or rejected meanwhile: keep nothing
                 continue
             for artifact_id in hits[td.id]:
                 case_id, _ = _open_case(conn, by_id[artifact_id], now)
@@ -1624,32 +1742,303 @@ def process_takedowns(engine: Engine, *, chunk: int = 2000) -> int:
                 if linked is None:
                     conn.execute(insert(TakedownCaseRow).values(takedown_id=td.id, case_id=case_id))
                     added += 1
-            conn.execute(
-                update(TakedownRow)
-                .where(TakedownRow.id == td.id)
-                .values(searched_through=top, status="active", subject_id=subjects[td.id])
-            )
     return added
 
 
-def _add_registry_subject(engine: Engine, td: Any) -> str | None:
-    """Add the person to the protected-person registry, so every later scan's verdict
-    sees them too. Returns the subject id only when this request created the subject:
-    a person already in the registry stays as they are, and withdrawing never removes
-    a subject someone else put there."""
-    if get_subject(engine, subject_id(td.names[0])) is not None:
-        return None
-    try:
-        return add_subject(
-            engine,
-            name=td.names[0],
-            aliases=tuple(td.names[1:]) + tuple(td.aliases),
-            handles=tuple(td.handles),
+def would_link(
+    engine: Engine, names: Sequence[str], links: Sequence[str] = (), *, limit: int = 50
+) -> list[str]:
+    """The models (artifact URIs) the search of a request with these names and links
+    would link, without storing anything: the reviewer's preview of a pending request.
+    Same matching as :func:`process_takedowns`; stops after ``limit`` hits."""
+    matcher = _Matcher([_Request(0, 0, list(names), [], [], list(links))])
+    out: list[str] = []
+    last = 0
+    while len(out) < limit:
+        with engine.connect() as conn:
+            arts = conn.execute(
+                select(
+                    ArtifactRow.id,
+                    ArtifactRow.subject,
+                    ArtifactRow.repo,
+                    ArtifactRow.path,
+                    ArtifactRow.url,
+                    ArtifactRow.uri,
+                    ArtifactRow.record.cast(Text()).label("text"),
+                )
+                .where(ArtifactRow.id > last)
+                .order_by(ArtifactRow.id)
+                .limit(2000)
+            ).all()
+        if not arts:
+            break
+        out.extend(str(a.uri) for a in arts if matcher.hits(a))
+        last = arts[-1].id
+    return out[:limit]
+
+
+# --------------------------------------------------------------------------- review of requests
+
+
+@dataclass(frozen=True, slots=True)
+class TakedownRequest:
+    """A takedown request as a reviewer sees it: the pending subject and who asked.
+
+    Personal data: only reviewer routes build it, and the detail view is audit-logged.
+    """
+
+    id: int
+    number: str
+    status: str
+    created_at: datetime
+    relation: str
+    names: tuple[str, ...]
+    aliases: tuple[str, ...]
+    handles: tuple[str, ...]
+    links: tuple[str, ...]
+    contact: str
+    subject_id: str | None
+    reviewed_by: str | None
+    reviewed_at: datetime | None
+    cases: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.names[0] if self.names else "(erased)"
+
+    def subject(self) -> Subject:
+        """The registry subject accepting this request would create."""
+        name = self.names[0] if self.names else ""
+        return Subject(
+            id=subject_id(name),
+            name=name,
+            aliases=tuple(n for n in (*self.names[1:], *self.aliases) if n != name),
+            handles=self.handles,
             source="takedown",
-            note=None,  # never the requester's contact data
         )
-    except (ConfigError, StoreError):  # not fatal: the request's own search still runs
-        return None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "number": self.number,
+            "status": self.status,
+            "created_at": self.created_at.isoformat(),
+            "relation": self.relation,
+            "names": list(self.names),
+            "aliases": list(self.aliases),
+            "handles": list(self.handles),
+            "links": list(self.links),
+            "contact": self.contact,
+            "subject_id": self.subject_id,
+            "reviewed_by": self.reviewed_by,
+            "reviewed_at": self.reviewed_at.isoformat() if self.reviewed_at else None,
+            "cases": self.cases,
+        }
+
+
+TAKEDOWN_STATUSES: tuple[str, ...] = ("pending", "accepted", "rejected")
+
+
+def _request(row: Any, sealer: Sealer, cases: int = 0) -> TakedownRequest:
+    data = sealer.open(row.sealed) if row.sealed else {}
+    return TakedownRequest(
+        id=int(row.id),
+        number=row.number,
+        status=row.status,
+        created_at=_utc(row.created_at),
+        relation=row.relation,
+        names=tuple(data.get("names", ())),
+        aliases=tuple(data.get("aliases", ())),
+        handles=tuple(data.get("handles", ())),
+        links=tuple(data.get("links", ())),
+        contact=str(data.get("contact", "")),
+        subject_id=row.subject_id,
+        reviewed_by=row.reviewed_by,
+        reviewed_at=_utc(row.reviewed_at) if row.reviewed_at else None,
+        cases=cases,
+    )
+
+
+def list_takedowns(
+    engine: Engine, sealer: Sealer, *, status: str | None = "pending", limit: int = 200
+) -> list[TakedownRequest]:
+    """Requests in one state (None: all), oldest first, for the reviewer's list."""
+    query = select(TakedownRow).order_by(TakedownRow.id).limit(limit)
+    if status is not None:
+        query = query.where(TakedownRow.status == status)
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return [_request(r, sealer) for r in rows]
+
+
+def get_takedown(
+    engine: Engine, sealer: Sealer, takedown_id: int, *, viewer: User | None = None
+) -> TakedownRequest:
+    """One request with its personal data; a view by ``viewer`` is audit-logged.
+
+    Raises:
+        StoreError: no such request (withdrawn, or never made).
+    """
+    with engine.begin() as conn:
+        if viewer is not None:
+            # written first: on SQLite a transaction that reads and then writes fails
+            # if another writer committed in between; one that starts writing waits
+            _audit(conn, viewer.name, "takedown.view", f"takedown:{takedown_id}")
+        row = conn.execute(select(TakedownRow).where(TakedownRow.id == takedown_id)).first()
+        if row is None:  # the rollback takes the audit line with it
+            raise StoreError(f"takedown request {takedown_id} does not exist (or was withdrawn)")
+        cases = conn.execute(
+            select(func.count()).where(TakedownCaseRow.takedown_id == takedown_id)
+        ).scalar_one()
+    return _request(row, sealer, int(cases))
+
+
+def accept_takedown(
+    engine: Engine,
+    sealer: Sealer,
+    takedown_id: int,
+    user: User,
+    *,
+    pause: Pause | None = None,
+) -> TakedownRequest:
+    """Accept a pending request: its person enters the registry, in the same transaction.
+
+    The transaction starts with a compare-and-set (``UPDATE ... WHERE status =
+    'pending'``): a request withdrawn or decided by someone else meanwhile is not
+    accepted, and a withdrawal that comes while this one runs waits for it (the
+    write lock on SQLite, the row lock on PostgreSQL) and then removes what it
+    added. A person already in the registry stays as they are and is not linked
+    to the request, so withdrawing never removes a subject someone else added.
+
+    Raises:
+        StoreError: the request does not exist or is no longer pending.
+    """
+    now = utcnow()
+    with engine.begin() as conn:
+        row = conn.execute(
+            update(TakedownRow)
+            .where(TakedownRow.id == takedown_id, TakedownRow.status == "pending")
+            .values(status="accepted", reviewed_by=user.name, reviewed_at=now)
+            .returning(TakedownRow.sealed)
+        ).first()
+        if row is None:
+            raise StoreError(
+                f"takedown request {takedown_id} does not exist or is no longer pending"
+            )
+        if pause is not None:
+            pause("accepting")
+        data = sealer.open(row.sealed) if row.sealed else {}
+        names = list(data.get("names", []))
+        owned = None
+        if names:
+            try:
+                owned = create_subject_in(
+                    conn,
+                    name=names[0],
+                    aliases=[*names[1:], *data.get("aliases", [])],
+                    handles=data.get("handles", []),
+                    source="takedown",
+                )
+            except ConfigError as exc:
+                raise StoreError(f"takedown request {takedown_id}: {exc}") from exc
+        conn.execute(
+            update(TakedownRow).where(TakedownRow.id == takedown_id).values(subject_id=owned)
+        )
+        _audit(
+            conn,
+            user.name,
+            "takedown.accept",
+            f"takedown:{takedown_id}",
+            {"status": "pending"},
+            {"status": "accepted", "registry": "added" if owned else "already present"},
+        )
+    return get_takedown(engine, sealer, takedown_id)
+
+
+def reject_takedown(engine: Engine, takedown_id: int, user: User) -> None:
+    """Reject a pending request: it never reaches the registry, and its personal data
+    is erased at once (the row keeps its number so the requester's link says so).
+
+    Raises:
+        StoreError: the request does not exist or is no longer pending.
+    """
+    with engine.begin() as conn:
+        done = conn.execute(
+            update(TakedownRow)
+            .where(TakedownRow.id == takedown_id, TakedownRow.status == "pending")
+            .values(status="rejected", sealed=None, reviewed_by=user.name, reviewed_at=utcnow())
+            .returning(TakedownRow.id)
+        ).first()
+        if done is None:
+            raise StoreError(
+                f"takedown request {takedown_id} does not exist or is no longer pending"
+            )
+        _audit(
+            conn,
+            user.name,
+            "takedown.reject",
+            f"takedown:{takedown_id}",
+            {"status": "pending"},
+            {"status": "rejected"},
+        )
+    scrub_deleted(engine)
+
+
+def scrub_deleted(engine: Engine) -> bool:
+    """Leave no copy of deleted rows in the database files (as far as the backend allows).
+
+    SQLite: catalog connections run with ``secure_delete=ON`` (deleted cells and
+    freed pages are zeroed), and a ``wal_checkpoint(TRUNCATE)`` copies the WAL
+    into the database and truncates it to zero bytes, so the frames that held
+    the row before its deletion are gone. The checkpoint needs a moment with no
+    reader on an older snapshot; it is retried for about a second.
+    PostgreSQL: a plain ``VACUUM`` of the takedown and registry tables marks the
+    dead tuples' space free (it does not promise to overwrite it; see docs/web.md).
+
+    Returns:
+        True when the scrub completed (SQLite: the WAL is empty).
+    """
+    # The deletion has committed: a failing scrub must not turn it into an error page.
+    try:
+        if engine.dialect.name == "sqlite":
+            if engine.url.database in (None, "", ":memory:"):
+                return True
+            for _ in range(40):
+                with engine.connect() as conn:
+                    result = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()
+                if result is None or int(result[0]) == 0:
+                    return True
+                time.sleep(0.025)
+            return False
+        if engine.dialect.name == "postgresql":
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("VACUUM takedowns, takedown_cases, registry_subjects")
+            return True
+    except SQLAlchemyError:
+        return False
+    return False
+
+
+def rotate_requester_key(engine: Engine, sealer: Sealer) -> int:
+    """Re-seal every stored request with the sealer's first key; returns how many.
+
+    After it, the older keys can be dropped from ``requester_key`` (or the key file).
+    """
+    count = 0
+    with engine.begin() as conn:
+        rows = conn.execute(
+            select(TakedownRow.id, TakedownRow.sealed).where(TakedownRow.sealed.is_not(None))
+        ).all()
+        for r in rows:
+            conn.execute(
+                update(TakedownRow)
+                .where(TakedownRow.id == r.id)
+                .values(sealed=sealer.reseal(r.sealed))
+            )
+            count += 1
+        _audit(conn, SYSTEM, "takedown.rotate_key", "takedowns", None, {"resealed": count})
+    scrub_deleted(engine)
+    return count
 
 
 def _takedown_by_token(conn: Connection, token: str) -> Any:
@@ -1658,8 +2047,16 @@ def _takedown_by_token(conn: Connection, token: str) -> Any:
     ).first()
 
 
-def takedown_status(engine: Engine, token: str) -> TakedownStatus | None:
-    """What the requester may see: the case number and the state of each linked model."""
+# what the requester's link says: pending (waiting for a reviewer), active, rejected
+_REQUESTER_STATES = {"pending": "pending", "accepted": "active", "rejected": "rejected"}
+
+
+def takedown_status(
+    engine: Engine, token: str, sealer: Sealer | None = None
+) -> TakedownStatus | None:
+    """What the requester may see: the state of the request, the subject it asks to
+    protect (their own names, when ``sealer`` is given) and the state of each
+    linked model. Never another person's data, nor what a pending request would match."""
     with engine.connect() as conn:
         td = _takedown_by_token(conn, token)
         if td is None:
@@ -1686,27 +2083,43 @@ def takedown_status(engine: Engine, token: str) -> TakedownStatus | None:
                 .order_by(CaseRow.id)
             )
         )
-    state = "searching" if td.status == "pending" else "active"
-    return TakedownStatus(td.number, state, _utc(td.created_at), models)
+    names: tuple[str, ...] = ()
+    if sealer is not None and td.sealed:
+        data = sealer.open(td.sealed)
+        names = tuple(data.get("names", ())) + tuple(data.get("aliases", ()))
+    state = _REQUESTER_STATES.get(td.status, td.status)
+    return TakedownStatus(td.number, state, _utc(td.created_at), models, names)
 
 
 def withdraw_takedown(engine: Engine, token: str) -> bool:
-    """Delete the request and every piece of personal data in it.
+    """Delete the request, every piece of personal data in it and the registry entry it made.
 
-    What remains is one anonymous audit line and the cases themselves (a model
-    that breaks the policy stays in review, but no longer points at the person).
+    One transaction deletes the request (its case links cascade) and, when this
+    request put its person in the registry, that subject: no interleaving with an
+    acceptance or a search leaves either behind (the ``DELETE ... RETURNING`` waits
+    for a concurrent acceptance and sees the subject it added). Then
+    :func:`scrub_deleted` removes the copies in the database files. What remains
+    is one anonymous audit line and the cases themselves (a model that breaks the
+    policy stays in review, but no longer points at the person).
     Returns False when the token is unknown (already withdrawn).
     """
     with engine.begin() as conn:
-        td = _takedown_by_token(conn, token)
-        if td is None:
+        gone = conn.execute(
+            delete(TakedownRow)
+            .where(TakedownRow.token_hash == token_digest(token))
+            .returning(TakedownRow.id, TakedownRow.subject_id)
+        ).first()
+        if gone is None:
             return False
-        subject_id = td.subject_id
-        conn.execute(delete(TakedownCaseRow).where(TakedownCaseRow.takedown_id == td.id))
-        conn.execute(delete(TakedownRow).where(TakedownRow.id == td.id))
+        conn.execute(delete(TakedownCaseRow).where(TakedownCaseRow.takedown_id == gone.id))
+        if gone.subject_id:
+            conn.execute(
+                delete(SubjectRow).where(
+                    SubjectRow.id == gone.subject_id, SubjectRow.source == "takedown"
+                )
+            )
         _audit(conn, ANONYMOUS, "takedown.withdraw", "takedown", None, None)
-    if subject_id:
-        remove_subject(engine, subject_id)
+    scrub_deleted(engine)
     return True
 
 

@@ -26,6 +26,7 @@ from starlette.requests import ClientDisconnect
 from likenessguard.config import data_dir
 from likenessguard.errors import StoreError, UsageError
 from likenessguard.pipeline.match import MirrorIndex
+from likenessguard.registry.sealing import Sealer, requester_sealer
 from likenessguard.store.db import open_catalog
 from likenessguard.store.review import Engine, process_takedowns, serving_engine
 from likenessguard.web.routes import api, hooks, pages, public
@@ -51,8 +52,9 @@ class TakedownSearcher:
     and a periodic pass matches artifacts added by later scans.
     """
 
-    def __init__(self, engine: Engine, interval: float) -> None:
+    def __init__(self, engine: Engine, interval: float, sealer: Sealer) -> None:
         self.engine = engine
+        self.sealer = sealer
         self.interval = interval
         self.wake = threading.Event()
         self.stop = threading.Event()
@@ -74,7 +76,7 @@ class TakedownSearcher:
             try:
                 with _one_searcher(self.engine) as mine:
                     if mine:
-                        process_takedowns(self.engine)
+                        process_takedowns(self.engine, self.sealer)
                 self.last_error = None
             except Exception as exc:  # keep serving; the next pass retries
                 self.last_error = f"takedown search failed: {type(exc).__name__}"
@@ -186,6 +188,12 @@ def _install_handlers(app: FastAPI) -> None:
         )
 
 
+def _requester_key_setting() -> str:
+    from likenessguard.config import load_settings
+
+    return load_settings().get("requester_key", "")
+
+
 def create_app(engine_or_url: Engine | str, settings: WebSettings | None = None) -> FastAPI:
     """Build the review app on a catalog.
 
@@ -203,7 +211,10 @@ def create_app(engine_or_url: Engine | str, settings: WebSettings | None = None)
     # closes SQLite checkpoints and deletes the WAL: every request paid a connect,
     # a checkpoint and two fsyncs (~30 ms). The app serves from a pooled engine.
     engine = serving_engine(catalog)
-    searcher = TakedownSearcher(engine, settings.takedown_poll_s)
+    # Requester data is sealed with this key ring; resolved now so a bad key fails
+    # at start-up with a clear message, not at the first takedown request.
+    sealer = requester_sealer(settings.requester_key or _requester_key_setting())
+    searcher = TakedownSearcher(engine, settings.takedown_poll_s, sealer)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -229,12 +240,16 @@ def create_app(engine_or_url: Engine | str, settings: WebSettings | None = None)
     app.state.settings = settings
     app.state.jinja = make_env()
     app.state.searcher = searcher
+    app.state.sealer = sealer
     # Fingerprints indexed once per process for the case page's mirror cluster;
     # refreshed from the fingerprints table on each lookup (pipeline.match).
     app.state.mirror_index = MirrorIndex(engine)
     app.state.login_limiter = RateLimiter(settings.login_limit, settings.rate_window_s)
     app.state.login_ip_limiter = RateLimiter(settings.login_limit * 5, settings.rate_window_s)
     app.state.takedown_limiter = RateLimiter(settings.takedown_limit, settings.rate_window_s)
+    app.state.takedown_global_limiter = RateLimiter(
+        settings.takedown_global_limit, settings.rate_window_s
+    )
     app.add_middleware(SecurityHeaders)
     _install_handlers(app)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
@@ -253,7 +268,10 @@ def app_from_env() -> FastAPI:
     Reads ``LIKENESSGUARD_DB`` and ``LIKENESSGUARD_SECRET_KEY`` (``serve`` sets both
     so all workers share one key) plus ``LIKENESSGUARD_WEB_COOKIE_SECURE``,
     ``LIKENESSGUARD_WEB_TRUST_PROXY`` (``1``), ``LIKENESSGUARD_WEB_LOGIN_LIMIT`` and
-    ``LIKENESSGUARD_WEB_TAKEDOWN_LIMIT`` (per client per 5 minutes), and
+    ``LIKENESSGUARD_WEB_TAKEDOWN_LIMIT`` (per client per 5 minutes),
+    ``LIKENESSGUARD_WEB_TAKEDOWN_GLOBAL_LIMIT`` (all clients per 5 minutes),
+    ``LIKENESSGUARD_WEB_TAKEDOWN_PENDING_CAP`` (requests waiting for review), the
+    ``requester_key`` setting (``LIKENESSGUARD_REQUESTER_KEY``), and
     ``LIKENESSGUARD_WEB_BACKGROUND=0`` to run no takedown search in this process.
     """
     from likenessguard.config import load_settings
@@ -267,6 +285,13 @@ def app_from_env() -> FastAPI:
         trust_proxy=env.get("LIKENESSGUARD_WEB_TRUST_PROXY", "") == "1",
         login_limit=int(env.get("LIKENESSGUARD_WEB_LOGIN_LIMIT") or defaults.login_limit),
         takedown_limit=int(env.get("LIKENESSGUARD_WEB_TAKEDOWN_LIMIT") or defaults.takedown_limit),
+        takedown_global_limit=int(
+            env.get("LIKENESSGUARD_WEB_TAKEDOWN_GLOBAL_LIMIT") or defaults.takedown_global_limit
+        ),
+        takedown_pending_cap=int(
+            env.get("LIKENESSGUARD_WEB_TAKEDOWN_PENDING_CAP") or defaults.takedown_pending_cap
+        ),
+        requester_key=values["requester_key"],
         webhook_secret=values.get("webhook_secret", ""),
         background=env.get("LIKENESSGUARD_WEB_BACKGROUND", "1") != "0",
     )

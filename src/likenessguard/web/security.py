@@ -212,6 +212,23 @@ class RateLimiter:
             return 0.0
 
 
+def takedown_throttle(request: Request, settings: WebSettings) -> tuple[float, str] | None:
+    """The public takedown form's limits, per client address and for everyone together.
+
+    Returns None when this submission may go on, else (seconds to wait, whose limit):
+    ``"your address"`` or ``"everyone"``. The per-address limit is counted first, so
+    one flooding client does not use up the global budget beyond its own share.
+    """
+    ip = client_ip(request, settings)
+    retry = request.app.state.takedown_limiter.hit(ip)
+    if retry:
+        return retry, "your address"
+    retry = request.app.state.takedown_global_limiter.hit("*")
+    if retry:
+        return retry, "everyone"
+    return None
+
+
 def grant_serializer(secret: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret, salt="preview-grant")
 

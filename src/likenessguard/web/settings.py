@@ -27,6 +27,13 @@ class WebSettings:
         session_hours: lifetime of a login session.
         login_limit: failed-or-not login attempts per client and name per ``rate_window``.
         takedown_limit: public form submissions per client address per ``rate_window``.
+        takedown_global_limit: public form submissions from all clients together per
+            ``rate_window`` (a flood from many addresses stops here).
+        takedown_pending_cap: requests waiting for review at most; past it the form
+            answers 503 and stores nothing.
+        requester_key: Fernet key(s), comma-separated, newest first, that encrypt
+            takedown requester data; empty means the ``requester_key`` setting, else
+            the key file in the data directory (``registry.sealing``).
         rate_window_s: the sliding window of both limits, in seconds.
         trust_proxy: take the client address from ``X-Forwarded-For`` (only behind a proxy
             you run; otherwise clients could choose their own rate-limit bucket).
@@ -43,6 +50,8 @@ class WebSettings:
     session_hours: float = 12.0
     login_limit: int = 10
     takedown_limit: int = 5
+    takedown_global_limit: int = 300
+    takedown_pending_cap: int = 500
     rate_window_s: float = 300.0
     trust_proxy: bool = False
     notice_deadline_days: int = 2
@@ -50,6 +59,7 @@ class WebSettings:
     takedown_poll_s: float = 5.0
     background: bool = True
     webhook_secret: str = ""
+    requester_key: str = ""
 
     @property
     def session_lifetime(self) -> timedelta:

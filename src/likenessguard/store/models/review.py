@@ -141,8 +141,12 @@ class AuditRow(Base):
 class TakedownRow(Base):
     """A takedown request from a person depicted (or someone acting for them).
 
-    Holds the minimum needed to find their models and reach them; withdrawing
-    deletes the row (and its links), leaving only an anonymous audit line.
+    ``status`` is ``pending`` (waiting for a reviewer; acts on nothing),
+    ``accepted`` (its person is in the registry and its search runs) or
+    ``rejected``. What the requester gave (names, aliases, handles, links,
+    contact) is one encrypted token in ``sealed`` (``registry.sealing``); it is
+    erased on rejection, and withdrawing deletes the row (and its links), leaving
+    only an anonymous audit line.
     """
 
     __tablename__ = "takedowns"
@@ -150,16 +154,14 @@ class TakedownRow(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     number: Mapped[str] = mapped_column(String(32), unique=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
-    names: Mapped[list[str]] = mapped_column(JSON)
-    aliases: Mapped[list[str]] = mapped_column(JSON)
-    handles: Mapped[list[str]] = mapped_column(JSON)
-    links: Mapped[list[str]] = mapped_column(JSON)
-    contact: Mapped[str] = mapped_column(String(320))
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    sealed: Mapped[str | None] = mapped_column(Text)
     relation: Mapped[str] = mapped_column(String(16))
     subject_id: Mapped[str | None] = mapped_column(String(128))
     searched_through: Mapped[int] = mapped_column(BigId, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reviewed_by: Mapped[str | None] = mapped_column(String(64))
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class TakedownCaseRow(Base):

@@ -32,8 +32,15 @@ from likenessguard.web.routes.common import (
     Viewer,
     settings_of,
 )
-from likenessguard.web.routes.pages import bank_csv_lines, jsonl_lines, load_case, with_copies
-from likenessguard.web.security import client_ip, make_grant
+from likenessguard.web.routes.pages import (
+    PREVIEW_LIMIT,
+    bank_csv_lines,
+    jsonl_lines,
+    load_case,
+    takedown_preview,
+    with_copies,
+)
+from likenessguard.web.security import make_grant, takedown_throttle
 
 router = APIRouter(tags=["review"])
 CaseId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -239,9 +246,11 @@ def audit_export(
 
 
 @router.post("/sync", summary="Open cases for catalog artifacts (admins)")
-def sync(engine: Db, user: Admin, _csrf: Csrf, body: SyncIn | None = None) -> dict[str, int]:
+def sync(
+    request: Request, engine: Db, user: Admin, _csrf: Csrf, body: SyncIn | None = None
+) -> dict[str, int]:
     severity = Severity.parse(body.min_severity if body else "medium")
-    report = review.case_sync(engine, min_severity=severity)
+    report = review.case_sync(engine, min_severity=severity, sealer=request.app.state.sealer)
     review.audit(engine, user.name, "cases.sync.request", "cases", None, report.to_json())
     return report.to_json()
 
@@ -300,24 +309,29 @@ def create_takedown(request: Request, engine: Db, body: TakedownIn) -> dict[str,
     # JSON bodies cannot be sent cross-site without a CORS preflight, which this
     # API never grants, so the public JSON endpoint needs no CSRF token.
     settings = settings_of(request)
-    retry = request.app.state.takedown_limiter.hit(client_ip(request, settings))
-    if retry:
+    throttled = takedown_throttle(request, settings)
+    if throttled:
         raise HTTPException(
-            429, "too many requests from your address", {"Retry-After": str(int(retry) + 1)}
+            429,
+            f"too many requests from {throttled[1]}",
+            {"Retry-After": str(int(throttled[0]) + 1)},
         )
     try:
         receipt = review.create_takedown(
             engine,
+            sealer=request.app.state.sealer,
             names=body.names,
             aliases=body.aliases,
             handles=body.handles,
             links=body.links,
             contact=body.contact,
             relation=body.relation,
+            pending_cap=settings.takedown_pending_cap,
         )
+    except review.TakedownsFull as exc:
+        raise HTTPException(503, str(exc), {"Retry-After": "3600"}) from None
     except UsageError as exc:
         raise HTTPException(400, str(exc)) from None
-    request.app.state.searcher.wake.set()
     return {
         "number": receipt.number,
         "status_token": receipt.token,
@@ -338,6 +352,59 @@ def takedown_withdraw(engine: Db, token: TOKEN_HEADER) -> dict[str, bool]:
     if not review.withdraw_takedown(engine, token):
         raise HTTPException(404, "no request matches this token (it was already withdrawn)")
     return {"withdrawn": True}
+
+
+TakedownId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+@router.get("/takedowns", summary="Takedown requests in one state (reviewers)")
+def list_takedowns(
+    request: Request,
+    engine: Db,
+    user: Reviewer,
+    status: Annotated[str, Query(pattern="^(pending|accepted|rejected)$")] = "pending",
+) -> dict[str, Any]:
+    items = review.list_takedowns(engine, request.app.state.sealer, status=status)
+    return {
+        "status": status,
+        "pending": review.pending_takedowns(engine),
+        "requests": [
+            {"id": t.id, "number": t.number, "status": t.status, "name": t.name} for t in items
+        ],
+    }
+
+
+@router.get(
+    "/takedowns/{takedown_id}",
+    summary="One takedown request with what accepting it would match (reviewers; audit-logged)",
+)
+def get_takedown(
+    request: Request, engine: Db, user: Reviewer, takedown_id: TakedownId
+) -> dict[str, Any]:
+    td = review.get_takedown(engine, request.app.state.sealer, takedown_id, viewer=user)
+    preview = takedown_preview(engine, td) if td.status == "pending" else []
+    return {
+        **td.to_json(),
+        "would_match": [{"uri": uri, "verdict": v} for uri, v in preview],
+        "would_match_limit": PREVIEW_LIMIT,
+    }
+
+
+@router.post("/takedowns/{takedown_id}/accept", summary="Accept a pending takedown (reviewers)")
+def accept_takedown(
+    request: Request, engine: Db, user: Reviewer, _csrf: Csrf, takedown_id: TakedownId
+) -> dict[str, Any]:
+    td = review.accept_takedown(engine, request.app.state.sealer, takedown_id, user)
+    request.app.state.searcher.wake.set()
+    return {"id": td.id, "status": td.status, "registry_added": td.subject_id is not None}
+
+
+@router.post("/takedowns/{takedown_id}/reject", summary="Reject a pending takedown (reviewers)")
+def reject_takedown(
+    engine: Db, user: Reviewer, _csrf: Csrf, takedown_id: TakedownId
+) -> dict[str, Any]:
+    review.reject_takedown(engine, takedown_id, user)
+    return {"id": takedown_id, "status": "rejected"}
 
 
 @router.post("/guard", summary="Check a generation prompt (and its LoRAs) against the policy")

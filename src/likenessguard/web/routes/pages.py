@@ -1,4 +1,4 @@
-"""Pages for signed-in people: queue, case, decisions, previews, audit, users, exports.
+"""Pages for signed-in people: queue, case, decisions, previews, takedown review, audit, users.
 
 Forms post back here with a CSRF token; htmx enhances them (partial swaps,
 keyboard navigation) but every action also works as a plain form post.
@@ -455,7 +455,82 @@ def users_change(
 
 
 @router.post("/admin/sync")
-def sync_cases(engine: Db, user: Admin, _csrf: Csrf) -> Response:
-    report = review.case_sync(engine)
+def sync_cases(request: Request, engine: Db, user: Admin, _csrf: Csrf) -> Response:
+    report = review.case_sync(engine, sealer=request.app.state.sealer)
     review.audit(engine, user.name, "cases.sync.request", "cases", None, report.to_json())
     return RedirectResponse("/queue", status_code=303)
+
+
+# --------------------------------------------------------------------------- takedown review
+
+TakedownId = Annotated[int, Path(ge=1, le=MAX_ID)]
+PREVIEW_LIMIT = 50
+
+
+def takedown_preview(engine: Db, td: review.TakedownRequest) -> list[tuple[str, str]]:
+    """What the pending subject would match if accepted, as (uri, what) pairs: the
+    models its search would link, and the stored records whose verdict would name
+    the person once in the registry (re-judged from stored evidence,
+    ``store.registry.preview_subject``). Reviewer-only: it shows other people's models."""
+    from likenessguard.store.registry import preview_subject
+
+    if not td.names:
+        return []
+    found: dict[str, str] = {}
+    for uri in review.would_link(
+        engine, [*td.names, *td.aliases, *td.handles], td.links, limit=PREVIEW_LIMIT
+    ):
+        found[uri] = "search would link it"
+    for uri, v in preview_subject(engine, td.subject(), limit=PREVIEW_LIMIT):
+        fired = sorted(str(k) for k, r in v.labels.items() if r.fired)
+        verdict = f"verdict would name the person ({v.severity.label}: {', '.join(fired) or '-'})"
+        found[uri] = f"{found[uri]}; {verdict}" if uri in found else verdict
+    return list(found.items())[:PREVIEW_LIMIT]
+
+
+@router.get("/takedowns", response_class=HTMLResponse)
+def takedowns_page(
+    request: Request,
+    engine: Db,
+    user: Reviewer,
+    status: Annotated[str, Query(pattern="^(pending|accepted|rejected)$")] = "pending",
+) -> Response:
+    sealer = request.app.state.sealer
+    return render(
+        request,
+        "takedowns.html",
+        {
+            "requests": review.list_takedowns(engine, sealer, status=status),
+            "status": status,
+            "pending": review.pending_takedowns(engine),
+            "cap": settings_of(request).takedown_pending_cap,
+        },
+    )
+
+
+@router.get("/takedowns/{takedown_id}", response_class=HTMLResponse)
+def takedown_page(
+    request: Request, engine: Db, user: Reviewer, takedown_id: TakedownId
+) -> Response:
+    td = review.get_takedown(engine, request.app.state.sealer, takedown_id, viewer=user)
+    preview = takedown_preview(engine, td) if td.status == "pending" else []
+    return render(
+        request,
+        "takedown_review.html",
+        {"td": td, "preview": preview, "limit": PREVIEW_LIMIT},
+    )
+
+
+@router.post("/takedowns/{takedown_id}/accept")
+def takedown_accept(
+    request: Request, engine: Db, user: Reviewer, _csrf: Csrf, takedown_id: TakedownId
+) -> Response:
+    review.accept_takedown(engine, request.app.state.sealer, takedown_id, user)
+    request.app.state.searcher.wake.set()
+    return RedirectResponse(f"/takedowns/{takedown_id}", status_code=303)
+
+
+@router.post("/takedowns/{takedown_id}/reject")
+def takedown_reject(engine: Db, user: Reviewer, _csrf: Csrf, takedown_id: TakedownId) -> Response:
+    review.reject_takedown(engine, takedown_id, user)
+    return RedirectResponse("/takedowns", status_code=303)

@@ -3,7 +3,10 @@
 The takedown form is the way in for the people depicted: it asks for the
 minimum (names, handles, links, a contact, a statement), answers with a case
 number and a secret status link, and lets them withdraw, which deletes what
-they gave us. Nothing here logs a form body, and the status token only ever
+they gave us. A request is stored encrypted and *pending*: it protects no one
+and changes no verdict until a reviewer accepts it (``pages.takedown_accept``);
+limits per address, for everyone, and on the number of pending requests keep a
+flood from filling the review list. Nothing here logs a form body, and the status token only ever
 appears in the requester's own browser (the access log redacts it).
 """
 
@@ -23,6 +26,7 @@ from likenessguard.web.security import (
     client_ip,
     cookie_secure,
     principal,
+    takedown_throttle,
 )
 from likenessguard.web.templating import render
 
@@ -50,13 +54,13 @@ def login_page(
     return render(request, "login.html", {"next": _safe_next(next), "error": None})
 
 
-def _too_many(request: Request, retry: float, what: str) -> Response:
+def _too_many(request: Request, retry: float, what: str, whose: str = "your address") -> Response:
     response = render(
         request,
         "error.html",
         {
             "status": 429,
-            "message": f"Too many {what} from your address: try again in {int(retry) + 1} seconds.",
+            "message": f"Too many {what} from {whose}: try again in {int(retry) + 1} seconds.",
         },
         status_code=429,
     )
@@ -193,22 +197,29 @@ def takedown_submit(
     links: Annotated[str, Form(max_length=8000)] = "",
 ) -> Response:
     settings = settings_of(request)
-    retry = request.app.state.takedown_limiter.hit(client_ip(request, settings))
-    if retry:
-        return _too_many(request, retry, "requests")
+    throttled = takedown_throttle(request, settings)
+    if throttled:
+        return _too_many(request, throttled[0], "requests", throttled[1])
     try:
         receipt = review.create_takedown(
             engine,
+            sealer=request.app.state.sealer,
             names=_lines(names),
             aliases=_lines(aliases),
             handles=_lines(handles),
             links=[x for x in links.split() if x],
             contact=contact,
             relation=relation,
+            pending_cap=settings.takedown_pending_cap,
         )
+    except review.TakedownsFull as exc:
+        response = render(
+            request, "error.html", {"status": 503, "message": str(exc)}, status_code=503
+        )
+        response.headers["Retry-After"] = "3600"
+        return response
     except UsageError as exc:
         return render(request, "takedown_form.html", {"error": str(exc)}, status_code=400)
-    request.app.state.searcher.wake.set()
     return render(
         request,
         "takedown_done.html",
@@ -218,7 +229,7 @@ def takedown_submit(
 
 @router.get("/takedown/status/{token}", response_class=HTMLResponse)
 def takedown_status_page(request: Request, engine: Db, token: Token) -> Response:
-    status = review.takedown_status(engine, token)
+    status = review.takedown_status(engine, token, request.app.state.sealer)
     if status is None:
         raise HTTPException(
             404,
